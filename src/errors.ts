@@ -1,0 +1,64 @@
+// The one error catalogue. Core code throws these; REST renders them as
+// `{"error": CODE, "message": …}` with their status, GraphQL (later) as
+// `extensions.code`. Anything that is not an AppError is a 5xx whose details
+// are logged and never sent.
+//
+// Status choices follow what rattler/pixi do with them (docs/prefix-api.md
+// §1.1): 400/404/413/422 are user errors and are not retried; 401 makes the
+// client say "check your API key"; 409 is "already exists" (--skip-existing);
+// anything else (5xx, 429) is retried, so 5xx is only for real faults.
+import createError, { type FastifyErrorConstructor } from '@fastify/error';
+
+export interface AppError extends Error {
+  code: string;
+  statusCode: number;
+}
+
+type Ctor = FastifyErrorConstructor<{ code: string; statusCode: number }, [string?]>;
+
+function define(code: string, statusCode: number, defaultMessage: string): Ctor {
+  // '%s' lets callers pass a specific message while keeping a default.
+  const ctor = createError(code, '%s', statusCode) as unknown as Ctor;
+  return class extends (ctor as unknown as new (message?: string) => AppError) {
+    constructor(message?: string) {
+      super(message ?? defaultMessage);
+    }
+  } as unknown as Ctor;
+}
+
+export const Errors = {
+  // 400 — the request itself is wrong
+  BAD_REQUEST: define('BAD_REQUEST', 400, 'bad request'),
+  INVALID_FILENAME: define('INVALID_FILENAME', 400, 'invalid package file name'),
+  INVALID_PACKAGE: define('INVALID_PACKAGE', 400, 'invalid package'),
+  CHECKSUM_MISMATCH: define('CHECKSUM_MISMATCH', 400, 'the data received does not match X-File-SHA256'),
+  SIZE_MISMATCH: define('SIZE_MISMATCH', 400, 'the data received does not match Content-Length'),
+  METADATA_MISMATCH: define('METADATA_MISMATCH', 400, 'file name does not match info/index.json'),
+  INVALID_SUBDIR: define('INVALID_SUBDIR', 400, 'invalid subdir'),
+  INVALID_CHANNEL_NAME: define('INVALID_CHANNEL_NAME', 400, 'invalid channel name'),
+  // 401/403 — who you are, what you may do
+  UNAUTHENTICATED: define('UNAUTHENTICATED', 401, 'a valid API key is required (Authorization: Bearer pfx_…)'),
+  FORBIDDEN: define('FORBIDDEN', 403, 'you are not allowed to do this'),
+  // 404/409/413
+  NOT_FOUND: define('NOT_FOUND', 404, 'not found'),
+  CHANNEL_NOT_FOUND: define('CHANNEL_NOT_FOUND', 404, 'channel not found'),
+  PACKAGE_NOT_FOUND: define('PACKAGE_NOT_FOUND', 404, 'package not found'),
+  USER_NOT_FOUND: define('USER_NOT_FOUND', 404, 'user not found'),
+  PACKAGE_EXISTS: define('PACKAGE_EXISTS', 409, 'the package already exists in this channel (use ?force=true to replace it)'),
+  CONFLICT: define('CONFLICT', 409, 'conflict'),
+  PAYLOAD_TOO_LARGE: define('PAYLOAD_TOO_LARGE', 413, 'the package is larger than this server accepts'),
+  UNSUPPORTED_MEDIA_TYPE: define('UNSUPPORTED_MEDIA_TYPE', 415, 'send the package as application/octet-stream or multipart/form-data'),
+  // 503 — shutting down
+  UNAVAILABLE: define('UNAVAILABLE', 503, 'the server is shutting down'),
+} as const;
+
+export type ErrorCode = keyof typeof Errors;
+
+export function isAppError(err: unknown): err is AppError {
+  return (
+    err instanceof Error &&
+    typeof (err as AppError).code === 'string' &&
+    typeof (err as AppError).statusCode === 'number' &&
+    (err as AppError).code in Errors
+  );
+}
