@@ -1,0 +1,32 @@
+// The SQLite adapter set: one writer connection for all repositories, one
+// read-only connection for the indexer's snapshots.
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { openSqlite } from '../database.js';
+import type { Repositories } from '../repositories.js';
+import { SqliteApiKeyRepository } from './api-keys.js';
+import { SqliteChannelRepository } from './channels.js';
+import { SqliteIndexStateRepository, revisionBumper } from './index-state.js';
+import { SqlitePackageRepository } from './packages.js';
+import { SqliteUserRepository } from './users.js';
+
+export function sqliteFile(dataDir: string): string {
+  return path.join(dataDir, 'channeld.db');
+}
+
+export function createSqliteRepositories(file: string): Repositories {
+  const db = openSqlite(file);
+  const reader = new Database(file, { readonly: true });
+  reader.pragma('busy_timeout = 10000');
+  return {
+    users: new SqliteUserRepository(db),
+    channels: new SqliteChannelRepository(db),
+    apiKeys: new SqliteApiKeyRepository(db),
+    packages: new SqlitePackageRepository(db, revisionBumper(db)),
+    indexState: new SqliteIndexStateRepository(db, reader),
+    close() {
+      reader.close();
+      db.close();
+    },
+  };
+}

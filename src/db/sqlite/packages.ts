@@ -1,0 +1,175 @@
+import type { SqliteDb } from '../database.js';
+import type { PackageRepository, ReserveResult } from '../repositories.js';
+import type { PackageFile, PackageFormat, PackageRow } from '../../core/types.js';
+
+interface PackageDbRow {
+  id: number; channel_id: number; subdir: string; filename: string; format: string; name: string; version: string;
+  build: string; build_number: number; size_bytes: number; sha256: string; md5: string; index_json: string;
+  about_json: string | null; run_exports_json: string | null; record_json: string; uploaded_by: number | null;
+  created_at: number; updated_at: number;
+}
+
+export const toPackageRow = (r: PackageDbRow): PackageRow => ({
+  id: r.id, channelId: r.channel_id, subdir: r.subdir, filename: r.filename, format: r.format as PackageFormat,
+  name: r.name, version: r.version, build: r.build, buildNumber: r.build_number, sizeBytes: r.size_bytes,
+  sha256: r.sha256, md5: r.md5, indexJson: r.index_json, aboutJson: r.about_json, runExportsJson: r.run_exports_json,
+  recordJson: r.record_json, uploadedBy: r.uploaded_by, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+
+const params = (f: PackageFile, now: number) => ({
+  channelId: f.channelId, subdir: f.subdir, filename: f.filename, format: f.format, name: f.name, version: f.version,
+  build: f.build, buildNumber: f.buildNumber, sizeBytes: f.sizeBytes, sha256: f.sha256, md5: f.md5,
+  indexJson: f.indexJson, aboutJson: f.aboutJson, runExportsJson: f.runExportsJson, recordJson: f.recordJson,
+  uploadedBy: f.uploadedBy, now,
+});
+
+const UPSERT = `
+  INSERT INTO packages (channel_id, subdir, filename, format, name, version, build, build_number, size_bytes,
+    sha256, md5, index_json, about_json, run_exports_json, record_json, uploaded_by, created_at, updated_at)
+  VALUES (@channelId, @subdir, @filename, @format, @name, @version, @build, @buildNumber, @sizeBytes,
+    @sha256, @md5, @indexJson, @aboutJson, @runExportsJson, @recordJson, @uploadedBy, @now, @now)`;
+
+export class SqlitePackageRepository implements PackageRepository {
+  private readonly selectOne;
+  private readonly reserveTx;
+  private readonly commitTx;
+  private readonly abandon;
+  private readonly selectIntents;
+  private readonly deleteTx;
+  private readonly insertFoundTx;
+  private readonly dropMissingTx;
+  private readonly selectNames;
+  private readonly selectPendingDeletions;
+  private readonly selectCount;
+
+  constructor(db: SqliteDb, bumpRevision: (channelId: number, subdir: string) => number) {
+    this.selectOne = db.prepare<[number, string, string], PackageDbRow>(
+      'SELECT * FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ?');
+
+    const existing = db.prepare<[number, string, string], { id: number }>(
+      'SELECT id FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ?');
+    const insertIntent = db.prepare<[number, string, string, string, number]>(
+      `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING`);
+    this.reserveTx = db.transaction((file: PackageFile, force: boolean): ReserveResult => {
+      if (!force && existing.get(file.channelId, file.subdir, file.filename)) return 'exists';
+      const inserted = insertIntent.run(file.channelId, file.subdir, file.filename, JSON.stringify(file), Date.now());
+      return inserted.changes === 1 ? 'reserved' : 'in-progress';
+    });
+
+    const selectIntent = db.prepare<[number, string, string], { record: string }>(
+      'SELECT record FROM upload_intents WHERE channel_id = ? AND subdir = ? AND filename = ?');
+    const deleteIntent = db.prepare<[number, string, string]>(
+      'DELETE FROM upload_intents WHERE channel_id = ? AND subdir = ? AND filename = ?');
+    const upsert = db.prepare(`${UPSERT}
+      ON CONFLICT (channel_id, subdir, filename) DO UPDATE SET
+        format = excluded.format, name = excluded.name, version = excluded.version, build = excluded.build,
+        build_number = excluded.build_number, size_bytes = excluded.size_bytes, sha256 = excluded.sha256,
+        md5 = excluded.md5, index_json = excluded.index_json, about_json = excluded.about_json,
+        run_exports_json = excluded.run_exports_json, record_json = excluded.record_json,
+        uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at`);
+    // A force-replaced file must not be unlinked by an older queued deletion.
+    const cancelDeletion = db.prepare<[number, string, string]>(
+      'DELETE FROM file_deletions WHERE channel_id = ? AND subdir = ? AND filename = ?');
+    this.commitTx = db.transaction((channelId: number, subdir: string, filename: string) => {
+      const intent = selectIntent.get(channelId, subdir, filename);
+      if (!intent) throw new Error(`no upload intent for ${subdir}/${filename}`);
+      upsert.run(params(JSON.parse(intent.record) as PackageFile, Date.now()));
+      deleteIntent.run(channelId, subdir, filename);
+      cancelDeletion.run(channelId, subdir, filename);
+      bumpRevision(channelId, subdir);
+    });
+    this.abandon = deleteIntent;
+
+    this.selectIntents = db.prepare<[], { record: string; channel: string }>(
+      `SELECT i.record, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
+
+    const deleteRow = db.prepare<[number, string, string]>(
+      'DELETE FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ?');
+    const queueDeletion = db.prepare(
+      `INSERT INTO file_deletions (channel_id, channel, subdir, filename, revision)
+       SELECT id, name, @subdir, @filename, @revision FROM channels WHERE id = @channelId`);
+    this.deleteTx = db.transaction((channelId: number, subdir: string, filename: string): boolean => {
+      if (deleteRow.run(channelId, subdir, filename).changes === 0) return false;
+      const revision = bumpRevision(channelId, subdir);
+      queueDeletion.run({ channelId, subdir, filename, revision });
+      return true;
+    });
+
+    const insertIfAbsent = db.prepare(`${UPSERT} ON CONFLICT (channel_id, subdir, filename) DO NOTHING`);
+    this.insertFoundTx = db.transaction((files: PackageFile[]): number => {
+      let added = 0;
+      const touched = new Set<string>();
+      for (const f of files) {
+        if (insertIfAbsent.run(params(f, Date.now())).changes > 0) {
+          added++;
+          touched.add(`${f.channelId}\0${f.subdir}`);
+        }
+      }
+      for (const t of touched) {
+        const [c, s] = t.split('\0') as [string, string];
+        bumpRevision(Number(c), s);
+      }
+      return added;
+    });
+
+    this.dropMissingTx = db.transaction((channelId: number, subdir: string, filenames: string[]): number => {
+      let dropped = 0;
+      for (const fn of filenames) dropped += deleteRow.run(channelId, subdir, fn).changes;
+      if (dropped > 0) bumpRevision(channelId, subdir);
+      return dropped;
+    });
+
+    this.selectNames = db.prepare<[number, string], { filename: string }>(
+      'SELECT filename FROM packages WHERE channel_id = ? AND subdir = ? ORDER BY filename');
+    this.selectPendingDeletions = db.prepare<[number, string], { filename: string }>(
+      'SELECT DISTINCT filename FROM file_deletions WHERE channel_id = ? AND subdir = ?');
+    this.selectCount = db.prepare<[number, string], { n: number }>(
+      'SELECT count(*) AS n FROM packages WHERE channel_id = ? AND subdir = ?');
+  }
+
+  async get(channelId: number, subdir: string, filename: string): Promise<PackageRow | null> {
+    const r = this.selectOne.get(channelId, subdir, filename);
+    return r ? toPackageRow(r) : null;
+  }
+
+  async reserveUpload(file: PackageFile, force: boolean): Promise<ReserveResult> {
+    return this.reserveTx.immediate(file, force);
+  }
+
+  async commitUpload(channelId: number, subdir: string, filename: string): Promise<void> {
+    this.commitTx.immediate(channelId, subdir, filename);
+  }
+
+  async abandonUpload(channelId: number, subdir: string, filename: string): Promise<void> {
+    this.abandon.run(channelId, subdir, filename);
+  }
+
+  async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile }>> {
+    return this.selectIntents.all().map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile }));
+  }
+
+  async delete(channelId: number, subdir: string, filename: string): Promise<boolean> {
+    return this.deleteTx.immediate(channelId, subdir, filename);
+  }
+
+  async insertFound(files: PackageFile[]): Promise<number> {
+    return files.length === 0 ? 0 : this.insertFoundTx.immediate(files);
+  }
+
+  async dropMissing(channelId: number, subdir: string, filenames: string[]): Promise<number> {
+    return filenames.length === 0 ? 0 : this.dropMissingTx.immediate(channelId, subdir, filenames);
+  }
+
+  async filenames(channelId: number, subdir: string): Promise<string[]> {
+    return this.selectNames.all(channelId, subdir).map((r) => r.filename);
+  }
+
+  async pendingDeletionNames(channelId: number, subdir: string): Promise<string[]> {
+    return this.selectPendingDeletions.all(channelId, subdir).map((r) => r.filename);
+  }
+
+  async countInSubdir(channelId: number, subdir: string): Promise<number> {
+    return this.selectCount.get(channelId, subdir)!.n;
+  }
+}

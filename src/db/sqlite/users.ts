@@ -1,0 +1,40 @@
+import type { SqliteDb } from '../database.js';
+import type { UserRepository } from '../repositories.js';
+import type { User } from '../../core/types.js';
+
+interface UserRow { id: number; login: string; is_admin: number; created_at: number }
+
+const toUser = (r: UserRow): User => ({ id: r.id, login: r.login, isAdmin: r.is_admin === 1, createdAt: r.created_at });
+
+export class SqliteUserRepository implements UserRepository {
+  private readonly insert;
+  private readonly selectByLogin;
+  private readonly selectById;
+  private readonly selectCount;
+
+  constructor(db: SqliteDb) {
+    this.insert = db.prepare<[string, number, number], UserRow>(
+      'INSERT INTO users (login, is_admin, created_at) VALUES (?, ?, ?) RETURNING *');
+    this.selectByLogin = db.prepare<[string], UserRow>('SELECT * FROM users WHERE login = ?');
+    this.selectById = db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?');
+    this.selectCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users');
+  }
+
+  async create(login: string, isAdmin: boolean): Promise<User> {
+    return toUser(this.insert.get(login, isAdmin ? 1 : 0, Date.now())!);
+  }
+
+  async byLogin(login: string): Promise<User | null> {
+    const r = this.selectByLogin.get(login);
+    return r ? toUser(r) : null;
+  }
+
+  async byId(id: number): Promise<User | null> {
+    const r = this.selectById.get(id);
+    return r ? toUser(r) : null;
+  }
+
+  async count(): Promise<number> {
+    return this.selectCount.get()!.n;
+  }
+}
