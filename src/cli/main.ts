@@ -1,0 +1,145 @@
+// The channeld command line. Every command works on a data folder, also
+// while a server runs on it (SQLite in WAL mode; the server's indexer picks
+// up changes made here within its poll interval).
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import type { FastifyBaseLogger } from 'fastify';
+import { loadConfig, type Config } from '../config.js';
+import { createCore, type Core } from '../core/core.js';
+import { isAppError } from '../errors.js';
+import { serve } from './serve.js';
+
+const USAGE = `usage:
+  channeld serve [--host H] [--port P] [--data DIR]
+  channeld user create LOGIN [--admin] [--data DIR]
+  channeld key create --user LOGIN --name NAME [--expires-days N] [--data DIR]
+  channeld key revoke --user LOGIN --name NAME [--data DIR]
+  channeld channel create NAME --owner LOGIN [--private] [--data DIR]
+  channeld reindex CHANNEL [SUBDIR] [--data DIR]
+
+Configuration also comes from CHANNELD_* environment variables (see README).`;
+
+const OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  admin: { type: 'boolean' },
+  user: { type: 'string' },
+  name: { type: 'string' },
+  'expires-days': { type: 'string' },
+  owner: { type: 'string' },
+  private: { type: 'boolean' },
+  description: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    process.stderr.write(`channeld: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  const config = loadConfig(process.env, { host: values.host, port: values.port, dataDir: values.data });
+  const [command, sub, ...rest] = positionals;
+  if (command === 'serve') return serve(config);
+
+  const core = createCore(config, cliLogger(config));
+  try {
+    await run(core, config, command!, sub, rest, values);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`channeld: ${err.message}\n${USAGE}\n`);
+      return 2;
+    }
+    if (isAppError(err)) {
+      process.stderr.write(`channeld: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await core.close();
+  }
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+async function run(core: Core, _config: Config, command: string, sub: string | undefined, rest: string[], values: Values): Promise<void> {
+  const need = (name: string): string => {
+    const v = values[name];
+    if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+    return v;
+  };
+  const verb = command === 'reindex' ? 'reindex' : `${command} ${sub ?? ''}`;
+  switch (verb) {
+    case 'user create': {
+      const login = rest[0];
+      if (!login) throw new UsageError('user create needs a LOGIN');
+      const user = await core.users.create(login, values.admin === true);
+      process.stdout.write(`created user ${user.login}${user.isAdmin ? ' (admin)' : ''}\n`);
+      return;
+    }
+    case 'key create': {
+      const user = await core.users.byLogin(need('user'));
+      const daysText = values['expires-days'];
+      let expiresAt: number | null = null;
+      if (typeof daysText === 'string') {
+        const days = Number(daysText);
+        if (!Number.isFinite(days) || days <= 0) throw new UsageError('--expires-days must be a positive number');
+        expiresAt = Date.now() + days * 86_400_000;
+      }
+      const { token } = await core.users.createKey(user, { name: need('name'), expiresAt });
+      // Only the key on stdout, so scripts can capture it.
+      process.stdout.write(`${token}\n`);
+      return;
+    }
+    case 'key revoke': {
+      const user = await core.users.byLogin(need('user'));
+      await core.users.revokeKey(user, need('name'));
+      process.stdout.write(`revoked key ${String(values.name)} of ${user.login}\n`);
+      return;
+    }
+    case 'channel create': {
+      const name = rest[0];
+      if (!name) throw new UsageError('channel create needs a NAME');
+      const owner = await core.users.byLogin(need('owner'));
+      const channel = await core.channels.create(name, owner.id, {
+        isPublic: values.private !== true,
+        description: typeof values.description === 'string' ? values.description : null,
+      });
+      process.stdout.write(`created ${channel.isPublic ? 'public' : 'private'} channel ${channel.name} owned by ${owner.login}\n`);
+      return;
+    }
+    case 'reindex': {
+      const channelName = sub;
+      if (!channelName) throw new UsageError('reindex needs a CHANNEL');
+      const channel = await core.channels.byName(channelName);
+      if (!channel) throw new UsageError(`channel '${channelName}' not found`);
+      const subdirs = rest[0] ? [rest[0]] : await core.packages.subdirsOf(channel);
+      for (const subdir of subdirs) {
+        const r = await core.packages.rescan(channel, subdir);
+        await core.indexer.indexNow({ channelId: channel.id, channel: channel.name, subdir });
+        process.stdout.write(`${channel.name}/${subdir}: ${r.added} added, ${r.dropped} dropped${r.refused.length ? `, ${r.refused.length} refused` : ''}\n`);
+        for (const f of r.refused) process.stdout.write(`  refused ${f.filename}: ${f.reason}\n`);
+      }
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command: ${[command, sub].filter(Boolean).join(' ')}`);
+  }
+}
+
+function cliLogger(config: Config): FastifyBaseLogger {
+  const level = process.env.CHANNELD_LOG_LEVEL ?? 'warn';
+  void config;
+  return pino({ level }, pino.destination(2)) as unknown as FastifyBaseLogger;
+}

@@ -1,0 +1,72 @@
+// `channeld serve`: one server per data folder (a pid file guards it), the
+// first-start admin key, and graceful shutdown on SIGTERM/SIGINT: stop
+// accepting, let in-flight uploads finish, drain the indexer, close the
+// database.
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildApp } from '../app.js';
+import type { Config } from '../config.js';
+
+export async function serve(config: Config): Promise<number> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const pidFile = path.join(config.dataDir, 'channeld.pid');
+  if (!claimPidFile(pidFile)) {
+    process.stderr.write(`channeld: another server is running on ${config.dataDir} (see ${pidFile})\n`);
+    return 1;
+  }
+  const app = await buildApp(config);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      app.log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    app.close().then(
+      () => {
+        fs.rmSync(pidFile, { force: true });
+        process.exit(0);
+      },
+      (err: unknown) => {
+        app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+
+  await app.ready();
+  if (config.bootstrapAdmin) {
+    const token = await app.core.users.bootstrapAdmin();
+    if (token) {
+      // Printed once, on stdout, never logged.
+      process.stdout.write(
+        `\nchanneld: created user 'admin'. Its API key (shown only now, store it safely):\n\n  ${token}\n\n`,
+      );
+    }
+  }
+  await app.listen({ host: config.host, port: config.port });
+  return new Promise<number>(() => {}); // runs until a signal stops it
+}
+
+function claimPidFile(file: string): boolean {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        return false; // alive
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') return false;
+      }
+    }
+  } catch {
+    // no pid file
+  }
+  fs.writeFileSync(file, `${process.pid}\n`);
+  return true;
+}

@@ -1,0 +1,67 @@
+// Wires the core together: repositories, storage, key verifier, services and
+// the indexer. The server (app.ts) and the CLI both start from here, so they
+// behave the same on the same data folder.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
+import { ApiKeyVerifier } from '../auth/api-keys.js';
+import type { Config } from '../config.js';
+import type { Repositories } from '../db/repositories.js';
+import { createSqliteRepositories, sqliteFile } from '../db/sqlite/index.js';
+import { Indexer } from '../indexer/indexer.js';
+import { FsObjectStore } from '../storage/fs-object-store.js';
+import { ChannelService } from './channels.js';
+import { PackageService } from './packages.js';
+import { recover } from './recovery.js';
+import { UserService } from './users.js';
+
+export interface Core {
+  config: Config;
+  repos: Repositories;
+  store: FsObjectStore;
+  verifier: ApiKeyVerifier;
+  users: UserService;
+  channels: ChannelService;
+  packages: PackageService;
+  indexer: Indexer;
+  tempDir: string;
+  /** Start-up recovery + background indexing (the server; not the CLI). */
+  startBackground(): Promise<void>;
+  /** Drains the indexer and closes the database. */
+  close(): Promise<void>;
+}
+
+export function createCore(config: Config, log: FastifyBaseLogger): Core {
+  const repos = createSqliteRepositories(sqliteFile(config.dataDir));
+  const store = new FsObjectStore(path.join(config.dataDir, 'channels'));
+  const tempDir = path.join(config.dataDir, 'tmp');
+  const verifier = new ApiKeyVerifier(repos.apiKeys, repos.users, config.keyCacheTtlMs);
+  const indexer = new Indexer(repos, store, log.child({ component: 'indexer' }), {
+    debounceMs: config.indexDebounceMs,
+    pollMs: config.indexPollMs,
+    owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+  });
+  let closed = false;
+  return {
+    config,
+    repos,
+    store,
+    verifier,
+    tempDir,
+    indexer,
+    users: new UserService(repos, verifier),
+    channels: new ChannelService(repos, indexer),
+    packages: new PackageService(repos, store, indexer, { tempDir, maxUploadBytes: config.maxUploadBytes }),
+    async startBackground() {
+      await recover(repos, store, tempDir, log);
+      indexer.start();
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await indexer.drain();
+      repos.close();
+    },
+  };
+}

@@ -1,0 +1,251 @@
+// Package operations shared by every transport: upload, delete, rescan.
+//
+// Upload order (each step makes the next one safe after a crash):
+//   1. stream the body to tmp/ while hashing; check size and sha256;
+//   2. read info/index.json and check it against the file name;
+//   3. claim the filename (an upload intent row: exactly one winner);
+//   4. rename the file into place;
+//   5. commit the package row and bump the subdir's revision; wake the indexer.
+// Start-up recovery (recovery.ts) finishes or drops intents left between 3
+// and 5. Nothing is served until its row exists, and the index never lists a
+// file before it is in place.
+import fsp from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { assertCan } from '../auth/policy.js';
+import type { Repositories } from '../db/repositories.js';
+import { Errors } from '../errors.js';
+import { readPackageMetadata } from '../indexer/package-reader.js';
+import { buildRecord, canonicalJson } from '../indexer/repodata.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
+import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateSubdir } from './conda-names.js';
+import { hashFile } from './hash-file.js';
+import { ingestToTemp, type IngestedFile } from './ingest.js';
+import type { Channel, PackageFile, PackageRow, Principal, SubdirRef } from './types.js';
+
+export interface UploadDetails {
+  filename: string;
+  /** X-File-SHA256, when the client sent one (any hex case). */
+  expectedSha256?: string | undefined;
+  /** Content-Length of a raw body, when known. */
+  declaredSizeBytes?: number | undefined;
+  force: boolean;
+  /** The multipart `attestation` part (a sigstore bundle, JSON text). */
+  attestation?: string | undefined;
+}
+
+export interface UploadResult {
+  channel: string;
+  subdir: string;
+  filename: string;
+  sha256: string;
+  md5: string;
+  sizeBytes: number;
+  replaced: boolean;
+}
+
+export interface IndexNotifier {
+  notify(ref: SubdirRef): void;
+}
+
+export class PackageService {
+  constructor(
+    private readonly repos: Repositories,
+    private readonly store: ObjectStore,
+    private readonly indexer: IndexNotifier,
+    private readonly opts: { tempDir: string; maxUploadBytes: number },
+  ) {}
+
+  async channelFor(principal: Principal, channelName: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
+    const channel = await this.repos.channels.byName(channelName);
+    if (!channel) {
+      // Anonymous writers learn nothing about which channels exist.
+      if (principal.kind === 'anonymous' && action !== 'read') throw new Errors.UNAUTHENTICATED();
+      throw new Errors.CHANNEL_NOT_FOUND(`channel '${channelName}' not found`);
+    }
+    assertCan(principal, action, channel);
+    return channel;
+  }
+
+  async channelForUpload(principal: Principal, channelName: string, force: boolean): Promise<Channel> {
+    return this.channelFor(principal, channelName, force ? 'force-upload' : 'upload');
+  }
+
+  /** Checks that can be made before a single byte of the body is read. */
+  checkUploadRequest(filename: string, declaredSizeBytes?: number): void {
+    parsePackageFilename(filename);
+    if (declaredSizeBytes !== undefined && declaredSizeBytes > this.opts.maxUploadBytes) {
+      throw new Errors.PAYLOAD_TOO_LARGE(`the package is ${declaredSizeBytes} bytes; this server accepts at most ${this.opts.maxUploadBytes}`);
+    }
+  }
+
+  /** Streams a body to a temp file (hashing as it goes). */
+  receive(body: Readable): Promise<IngestedFile> {
+    return ingestToTemp(body, this.opts.tempDir, this.opts.maxUploadBytes);
+  }
+
+  async discard(ingested: IngestedFile): Promise<void> {
+    await fsp.rm(ingested.path, { force: true });
+  }
+
+  /** Checks a received file and publishes it. Takes ownership of the temp file. */
+  async accept(principal: Principal, channel: Channel, received: IngestedFile, src: UploadDetails): Promise<UploadResult> {
+    let ingested: IngestedFile | null = received;
+    let reserved: { subdir: string } | null = null;
+    try {
+      const parsed = parsePackageFilename(src.filename);
+      const expected = src.expectedSha256?.trim().toLowerCase();
+      if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) {
+        throw new Errors.BAD_REQUEST('X-File-SHA256 must be 64 hex characters');
+      }
+      if (src.declaredSizeBytes !== undefined && ingested.sizeBytes !== src.declaredSizeBytes) {
+        throw new Errors.SIZE_MISMATCH(`received ${ingested.sizeBytes} bytes but Content-Length said ${src.declaredSizeBytes}`);
+      }
+      if (ingested.sizeBytes === 0) throw new Errors.INVALID_PACKAGE('the upload is empty');
+      if (expected !== undefined && expected !== ingested.sha256) {
+        throw new Errors.CHECKSUM_MISMATCH(`X-File-SHA256 is ${expected} but the data received hashes to ${ingested.sha256}`);
+      }
+      const meta = await readPackageMetadata(ingested.path, parsed.format, parsed.stem);
+      checkIndexMatchesFilename(meta.indexJson, parsed);
+      const subdir = subdirOf(meta.indexJson);
+      const attestationJson = src.attestation === undefined ? null : normaliseAttestation(src.attestation);
+      const file: PackageFile = {
+        channelId: channel.id,
+        subdir,
+        filename: parsed.filename,
+        format: parsed.format,
+        name: parsed.name,
+        version: parsed.version,
+        build: parsed.build,
+        buildNumber: typeof meta.indexJson.build_number === 'number' ? meta.indexJson.build_number : 0,
+        sizeBytes: ingested.sizeBytes,
+        sha256: ingested.sha256,
+        md5: ingested.md5,
+        indexJson: JSON.stringify(meta.indexJson),
+        aboutJson: meta.aboutJson === null ? null : JSON.stringify(meta.aboutJson),
+        runExportsJson: meta.runExportsJson === null ? null : JSON.stringify(meta.runExportsJson),
+        recordJson: canonicalJson(buildRecord(meta.indexJson, { md5: ingested.md5, sha256: ingested.sha256, size: ingested.sizeBytes })),
+        uploadedBy: principal.kind === 'user' ? principal.user.id : null,
+      };
+      const existing = await this.repos.packages.get(channel.id, subdir, parsed.filename);
+      const claim = await this.repos.packages.reserveUpload(file, src.force);
+      if (claim === 'exists') {
+        throw new Errors.PACKAGE_EXISTS(`${subdir}/${parsed.filename} already exists in channel '${channel.name}' (use ?force=true to replace it)`);
+      }
+      if (claim === 'in-progress') {
+        throw new Errors.PACKAGE_EXISTS(`another upload of ${subdir}/${parsed.filename} to channel '${channel.name}' is in progress`);
+      }
+      reserved = { subdir };
+      if (attestationJson !== null) {
+        await this.store.putStream(attestationKey(channel.name, subdir, parsed.filename), [attestationJson]);
+      }
+      await this.store.putFile(packageKey(channel.name, subdir, parsed.filename), ingested.path);
+      ingested = null;
+      await this.repos.packages.commitUpload(channel.id, subdir, parsed.filename);
+      reserved = null;
+      this.indexer.notify({ channelId: channel.id, channel: channel.name, subdir });
+      return {
+        channel: channel.name, subdir, filename: parsed.filename, sha256: file.sha256, md5: file.md5,
+        sizeBytes: file.sizeBytes, replaced: existing !== null,
+      };
+    } finally {
+      if (ingested !== null) await fsp.rm(ingested.path, { force: true });
+      if (reserved !== null) await this.repos.packages.abandonUpload(channel.id, reserved.subdir, src.filename);
+    }
+  }
+
+  async delete(principal: Principal, channelName: string, subdir: string, filename: string): Promise<void> {
+    const channel = await this.channelFor(principal, channelName, 'delete');
+    validateSubdir(subdir);
+    parsePackageFilename(filename);
+    // The file itself is unlinked by the indexer once the index no longer lists it.
+    const deleted = await this.repos.packages.delete(channel.id, subdir, filename);
+    if (!deleted) throw new Errors.PACKAGE_NOT_FOUND(`${subdir}/${filename} not found in channel '${channelName}'`);
+    this.indexer.notify({ channelId: channel.id, channel: channel.name, subdir });
+  }
+
+  /** Subdirs known to the database or present on storage (for a full rescan). */
+  async subdirsOf(channel: Channel): Promise<string[]> {
+    const known = (await this.repos.indexState.listForChannel(channel.id)).map((s) => s.subdir);
+    const stored = (await this.store.listFolders(channel.name)).filter((name) => {
+      try {
+        validateSubdir(name);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    return [...new Set([...known, ...stored])].sort();
+  }
+
+  /** A live (committed) package, for serving. */
+  async find(channel: Channel, subdir: string, filename: string): Promise<PackageRow | null> {
+    return this.repos.packages.get(channel.id, subdir, filename);
+  }
+
+  /**
+   * Brings the database in line with storage for one subdir: files present
+   * but unknown are read and added, rows whose files vanished are dropped.
+   * Files that fail to parse are reported and left alone.
+   */
+  async rescan(channel: Channel, subdir: string): Promise<{ added: number; dropped: number; refused: Array<{ filename: string; reason: string }> }> {
+    validateSubdir(subdir);
+    const onStorage = new Set(await this.store.list(subdirKey(channel.name, subdir)));
+    const known = new Set(await this.repos.packages.filenames(channel.id, subdir));
+    const dying = new Set(await this.repos.packages.pendingDeletionNames(channel.id, subdir));
+    const refused: Array<{ filename: string; reason: string }> = [];
+    const found: PackageFile[] = [];
+    for (const filename of onStorage) {
+      if (known.has(filename) || dying.has(filename)) continue;
+      let parsed;
+      try {
+        parsed = parsePackageFilename(filename);
+      } catch {
+        continue; // not a package (attestations, stray files)
+      }
+      try {
+        found.push(await this.describeStoredFile(channel, subdir, parsed));
+      } catch (err) {
+        refused.push({ filename, reason: (err as Error).message });
+      }
+    }
+    const added = await this.repos.packages.insertFound(found);
+    const vanished = [...known].filter((f) => !onStorage.has(f));
+    const dropped = await this.repos.packages.dropMissing(channel.id, subdir, vanished);
+    await this.repos.indexState.touch(channel.id, subdir);
+    this.indexer.notify({ channelId: channel.id, channel: channel.name, subdir });
+    return { added, dropped, refused };
+  }
+
+  private async describeStoredFile(channel: Channel, subdir: string, parsed: ReturnType<typeof parsePackageFilename>): Promise<PackageFile> {
+    const localPath = this.store.localPath(packageKey(channel.name, subdir, parsed.filename));
+    const hashes = await hashFile(localPath);
+    const meta = await readPackageMetadata(localPath, parsed.format, parsed.stem);
+    checkIndexMatchesFilename(meta.indexJson, parsed);
+    const belongs = subdirOf(meta.indexJson);
+    if (belongs !== subdir) throw new Errors.INVALID_PACKAGE(`info/index.json says it belongs in ${belongs}, not ${subdir}`);
+    return {
+      channelId: channel.id, subdir, filename: parsed.filename, format: parsed.format, name: parsed.name,
+      version: parsed.version, build: parsed.build,
+      buildNumber: typeof meta.indexJson.build_number === 'number' ? meta.indexJson.build_number : 0,
+      sizeBytes: hashes.sizeBytes, sha256: hashes.sha256, md5: hashes.md5,
+      indexJson: JSON.stringify(meta.indexJson),
+      aboutJson: meta.aboutJson === null ? null : JSON.stringify(meta.aboutJson),
+      runExportsJson: meta.runExportsJson === null ? null : JSON.stringify(meta.runExportsJson),
+      recordJson: canonicalJson(buildRecord(meta.indexJson, { md5: hashes.md5, sha256: hashes.sha256, size: hashes.sizeBytes })),
+      uploadedBy: null,
+    };
+  }
+}
+
+/** The multipart `attestation` part: kept as a JSON array of bundles (`<file>.v0.sigs`). */
+function normaliseAttestation(text: string): string {
+  let bundle: unknown;
+  try {
+    bundle = JSON.parse(text);
+  } catch {
+    throw new Errors.BAD_REQUEST('the attestation part is not valid JSON');
+  }
+  if (bundle === null || typeof bundle !== 'object') throw new Errors.BAD_REQUEST('the attestation part must be a JSON object (a sigstore bundle)');
+  return JSON.stringify(Array.isArray(bundle) ? bundle : [bundle]);
+}

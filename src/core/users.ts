@@ -1,0 +1,72 @@
+// Users and their API keys.
+import { mintKey, type ApiKeyVerifier } from '../auth/api-keys.js';
+import type { Repositories } from '../db/repositories.js';
+import { Errors } from '../errors.js';
+import { ACCESS_MODES, type AccessMode, type ApiKey, type User } from './types.js';
+
+const LOGIN_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,38}$/;
+const KEY_NAME_RE = /^[^\x00-\x1f]{1,100}$/;
+
+export interface NewKeyRequest {
+  name: string;
+  description?: string | null;
+  /** Epoch ms; null = never. */
+  expiresAt: number | null;
+  accessMode?: AccessMode;
+  channelName?: string | null;
+}
+
+export class UserService {
+  constructor(private readonly repos: Repositories, private readonly verifier: ApiKeyVerifier) {}
+
+  async create(login: string, isAdmin: boolean): Promise<User> {
+    if (!LOGIN_RE.test(login)) {
+      throw new Errors.BAD_REQUEST(`invalid login ${JSON.stringify(login)}: use letters, digits, "_", "." and "-" (at most 39)`);
+    }
+    if (await this.repos.users.byLogin(login)) throw new Errors.CONFLICT(`user '${login}' already exists`);
+    return this.repos.users.create(login, isAdmin);
+  }
+
+  async byLogin(login: string): Promise<User> {
+    const user = await this.repos.users.byLogin(login);
+    if (!user) throw new Errors.USER_NOT_FOUND(`user '${login}' not found`);
+    return user;
+  }
+
+  /** Mints a key; the token is returned here and never again. */
+  async createKey(user: User, req: NewKeyRequest): Promise<{ token: string; key: ApiKey }> {
+    if (!KEY_NAME_RE.test(req.name)) throw new Errors.BAD_REQUEST('a key name must be 1 to 100 printable characters');
+    const accessMode = req.accessMode ?? 'ALL';
+    if (!ACCESS_MODES.includes(accessMode)) throw new Errors.BAD_REQUEST(`unknown access mode ${JSON.stringify(accessMode)}`);
+    if (req.expiresAt !== null && req.expiresAt <= Date.now()) throw new Errors.BAD_REQUEST('the expiry date is in the past');
+    let channelId: number | null = null;
+    if (req.channelName) {
+      const channel = await this.repos.channels.byName(req.channelName);
+      if (!channel) throw new Errors.CHANNEL_NOT_FOUND(`channel '${req.channelName}' not found`);
+      channelId = channel.id;
+    }
+    const minted = await mintKey();
+    const key = await this.repos.apiKeys.create({
+      userId: user.id, lookupId: minted.lookupId, secretHash: minted.secretHash, name: req.name,
+      description: req.description ?? null, accessMode, channelId, expiresAt: req.expiresAt,
+    });
+    if (!key) throw new Errors.CONFLICT(`you already have a key named '${req.name}'`);
+    return { token: minted.token, key };
+  }
+
+  async revokeKey(user: User, name: string): Promise<void> {
+    const key = (await this.repos.apiKeys.listForUser(user.id)).find((k) => k.name === name && k.revokedAt === null);
+    if (!key || !(await this.repos.apiKeys.revoke(user.id, name))) {
+      throw new Errors.NOT_FOUND(`no active key named '${name}'`);
+    }
+    this.verifier.forget(key.lookupId);
+  }
+
+  /** First start: with no users at all, create `admin` and return its one-time key. */
+  async bootstrapAdmin(): Promise<string | null> {
+    if ((await this.repos.users.count()) > 0) return null;
+    const admin = await this.repos.users.create('admin', true);
+    const { token } = await this.createKey(admin, { name: 'bootstrap', description: 'created on first start', expiresAt: null });
+    return token;
+  }
+}

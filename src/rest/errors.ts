@@ -1,0 +1,66 @@
+// Renders every error as `{"error": CODE, "message": …}` with the right
+// status. Clients print the body verbatim (rattler: first 512 characters).
+// 5xx details are logged, never sent.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isAppError } from '../errors.js';
+
+// Fastify and plugin errors that are the client's fault, mapped to our codes.
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_FILES_LIMIT: 'BAD_REQUEST',
+  FST_PARTS_LIMIT: 'BAD_REQUEST',
+  FST_FIELDS_LIMIT: 'BAD_REQUEST',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_VALIDATION: 'BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'BAD_REQUEST',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'BAD_REQUEST',
+};
+
+export const WWW_AUTHENTICATE = 'Bearer realm="channeld"';
+
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    let status: number;
+    let code: string;
+    let message: string;
+    if (isAppError(err)) {
+      status = err.statusCode;
+      code = err.code;
+      message = err.message;
+    } else if (err.validation || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
+      status = err.statusCode ?? 400;
+      code = FASTIFY_CODES[err.code] ?? (status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST');
+      message = err.message;
+    } else if (isClientGone(err, request)) {
+      // The client hung up mid-upload; nobody is there to read an answer.
+      request.log.info({ err: { message: err.message, code: err.code } }, 'client went away during the request');
+      status = 400;
+      code = 'BAD_REQUEST';
+      message = 'the request body ended early (connection closed before Content-Length bytes arrived)';
+    } else {
+      request.log.error({ err }, 'request failed');
+      status = 500;
+      code = 'INTERNAL';
+      message = 'internal server error';
+    }
+    if (status >= 400 && status < 500) request.log.info({ code, status, message }, 'request refused');
+    if (status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
+    // If we answer before reading the whole body (413, 401 on upload), don't
+    // let the connection drain gigabytes we will throw away.
+    if (!request.raw.complete) reply.header('connection', 'close');
+    void reply.code(status).send({ error: code, message });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` });
+  });
+}
+
+function isClientGone(err: FastifyError, request: FastifyRequest): boolean {
+  return (
+    err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.message === 'aborted' ||
+    request.raw.destroyed
+  );
+}
