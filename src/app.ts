@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core/core.js';
 import { loggerOptions } from './logger.js';
+import { graphqlRoutes } from './graphql/index.js';
 import { registerErrorHandlers } from './rest/errors.js';
 import { fileRoutes } from './rest/files.js';
 import { manageRoutes } from './rest/manage.js';
@@ -41,6 +42,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(uploadRoutes, { core });
   await app.register(manageRoutes, { core });
+  await app.register(graphqlRoutes, { core, graphiql: config.graphiql });
   await app.register(fileRoutes, { core });
 
   if (opts.background ?? true) {

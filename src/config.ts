@@ -19,6 +19,8 @@ export interface Config {
   repodataMaxAgeSeconds: number;
   /** Create user `admin` with a fresh key on first start when there are no users. */
   bootstrapAdmin: boolean;
+  /** Serve the GraphiQL IDE at /graphiql. */
+  graphiql: boolean;
 }
 
 export interface ConfigOverrides {
@@ -59,5 +61,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     keyCacheTtlMs: intFrom(env.CHANNELD_KEY_CACHE_TTL_MS, 'CHANNELD_KEY_CACHE_TTL_MS', 5 * 60_000),
     repodataMaxAgeSeconds: intFrom(env.CHANNELD_REPODATA_MAX_AGE, 'CHANNELD_REPODATA_MAX_AGE', 60),
     bootstrapAdmin: boolFrom(env.CHANNELD_BOOTSTRAP_ADMIN, 'CHANNELD_BOOTSTRAP_ADMIN', true),
+    graphiql: boolFrom(env.CHANNELD_GRAPHIQL, 'CHANNELD_GRAPHIQL', false),
   });
 }

@@ -5,15 +5,16 @@
 // server admins may write. A key never grants more than its user has: its
 // access mode and channel scope only narrow that.
 import { Errors } from '../errors.js';
-import type { AccessMode, Channel, Principal } from '../core/types.js';
+import type { AccessMode, Channel, Principal, ReadScope } from '../core/types.js';
 
-export type ChannelAction = 'read' | 'upload' | 'force-upload' | 'delete' | 'reindex';
+/** 'manage' = channel settings, members, deleting the channel. */
+export type ChannelAction = 'read' | 'upload' | 'force-upload' | 'yank' | 'delete' | 'reindex' | 'manage';
 
 const KEY_ALLOWS: Record<AccessMode, ReadonlySet<ChannelAction>> = {
-  ALL: new Set(['read', 'upload', 'force-upload', 'delete', 'reindex']),
+  ALL: new Set(['read', 'upload', 'force-upload', 'yank', 'delete', 'reindex', 'manage']),
   READ: new Set(['read']),
-  READ_WRITE: new Set(['read', 'upload', 'force-upload', 'reindex']),
-  READ_WRITE_DELETE: new Set(['read', 'upload', 'force-upload', 'delete', 'reindex']),
+  READ_WRITE: new Set(['read', 'upload', 'force-upload', 'yank', 'reindex']),
+  READ_WRITE_DELETE: new Set(['read', 'upload', 'force-upload', 'yank', 'delete', 'reindex']),
 };
 
 function userMay(principal: Principal, action: ChannelAction, channel: Channel): boolean {
@@ -39,6 +40,19 @@ export function assertCan(principal: Principal, action: ChannelAction, channel: 
   if (principal.kind === 'anonymous') throw new Errors.UNAUTHENTICATED();
   if (action === 'read') throw new Errors.CHANNEL_NOT_FOUND(`channel '${channel.name}' not found`);
   throw new Errors.FORBIDDEN(`you may not ${action.replace('-', ' ')} in channel '${channel.name}'`);
+}
+
+/** Which channels a principal's listings may show. */
+export function readScope(principal: Principal): ReadScope {
+  if (principal.kind !== 'user') return { all: false, userId: null, onlyChannelId: null };
+  if (principal.user.isAdmin && (principal.key === null || principal.key.channelId === null)) return { all: true };
+  return { all: false, userId: principal.user.id, onlyChannelId: principal.key?.channelId ?? null };
+}
+
+/** How a principal may manage a channel (GraphQL channelManageAccess). */
+export function manageAccess(principal: Principal, channel: Channel): 'ADMIN' | 'CHANNEL_ROLE' | 'NONE' {
+  if (!can(principal, 'manage', channel)) return 'NONE';
+  return principal.kind === 'user' && principal.user.isAdmin ? 'ADMIN' : 'CHANNEL_ROLE';
 }
 
 export function requireUser(principal: Principal): Extract<Principal, { kind: 'user' }> {

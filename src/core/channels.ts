@@ -1,22 +1,45 @@
-// Channels: creation and lookup. A new channel gets its empty
-// noarch/repodata.json written before create() returns: clients probe noarch
-// to decide whether a channel exists.
-import type { Repositories } from '../db/repositories.js';
+// Channels: creation, settings, members, deletion. A new channel gets its
+// empty noarch/repodata.json written before create() returns: clients probe
+// noarch to decide whether a channel exists.
+import { assertCan } from '../auth/policy.js';
+import type { ChannelUpdate, Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { channelKey } from '../storage/keys.js';
 import { validateChannelName } from './conda-names.js';
-import type { Channel, SubdirRef } from './types.js';
+import type { Channel, ChannelMember, ChannelRole, Principal, SubdirRef } from './types.js';
 
-export interface IndexNow {
+export interface ChannelIndexer {
   indexNow(ref: SubdirRef): Promise<void>;
+  forgetChannel(channelId: number): Promise<void>;
 }
 
-export class ChannelService {
-  constructor(private readonly repos: Repositories, private readonly indexer: IndexNow) {}
+export interface ChannelSettings {
+  description?: string | null;
+  isPublic?: boolean | null;
+  logo?: string | null;
+  allowV3Uploads?: boolean | null;
+  channelRelationBase?: string | null;
+  channelRelationOverrides?: string | null;
+}
 
-  async create(name: string, ownerId: number, opts: { isPublic: boolean; description?: string | null }): Promise<Channel> {
+const MAX_DESCRIPTION = 10_000;
+
+export class ChannelService {
+  constructor(
+    private readonly repos: Repositories,
+    private readonly store: ObjectStore,
+    private readonly indexer: ChannelIndexer,
+  ) {}
+
+  async create(name: string, ownerId: number, opts: { isPublic: boolean } & ChannelSettings): Promise<Channel> {
     validateChannelName(name);
+    checkText(opts);
     const channel = await this.repos.channels.create({
-      name, ownerId, isPublic: opts.isPublic, description: opts.description ?? null,
+      name, ownerId, isPublic: opts.isPublic, description: opts.description ?? null, logo: opts.logo ?? null,
+      allowV3Uploads: opts.allowV3Uploads ?? false,
+      relationBaseId: await this.relationId(opts.channelRelationBase),
+      relationOverridesId: await this.relationId(opts.channelRelationOverrides),
     });
     if (!channel) throw new Errors.CONFLICT(`channel '${name}' already exists`);
     await this.indexer.indexNow({ channelId: channel.id, channel: channel.name, subdir: 'noarch' });
@@ -26,4 +49,72 @@ export class ChannelService {
   async byName(name: string): Promise<Channel | null> {
     return this.repos.channels.byName(name);
   }
+
+  /** The channel if the principal may do `action` on it; 404/401/403 otherwise. */
+  async forAction(principal: Principal, name: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
+    const channel = await this.repos.channels.byName(name);
+    if (!channel) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
+    assertCan(principal, action, channel);
+    return channel;
+  }
+
+  async update(principal: Principal, name: string, settings: ChannelSettings): Promise<Channel> {
+    const channel = await this.forAction(principal, name, 'manage');
+    checkText(settings);
+    const update: ChannelUpdate = {};
+    if (settings.description !== undefined) update.description = settings.description;
+    if (settings.isPublic !== undefined && settings.isPublic !== null) update.isPublic = settings.isPublic;
+    if (settings.logo !== undefined) update.logo = settings.logo;
+    if (settings.allowV3Uploads !== undefined && settings.allowV3Uploads !== null) update.allowV3Uploads = settings.allowV3Uploads;
+    if (settings.channelRelationBase !== undefined) update.relationBaseId = await this.relationId(settings.channelRelationBase, channel.id);
+    if (settings.channelRelationOverrides !== undefined) update.relationOverridesId = await this.relationId(settings.channelRelationOverrides, channel.id);
+    const updated = await this.repos.channels.update(channel.id, update);
+    if (!updated) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
+    return updated;
+  }
+
+  /** Deletes the channel's records, then its files. */
+  async delete(principal: Principal, name: string): Promise<Channel> {
+    const channel = await this.forAction(principal, name, 'manage');
+    await this.repos.channels.delete(channel.id);
+    // No index rewrite may recreate files in the folder after it is gone.
+    await this.indexer.forgetChannel(channel.id);
+    await this.store.deleteFolder(channelKey(channel.name));
+    return channel;
+  }
+
+  async members(channel: Channel): Promise<ChannelMember[]> {
+    return this.repos.channels.members(channel.id);
+  }
+
+  async setMember(principal: Principal, channelName: string, login: string, role: ChannelRole | 'MEMBER'): Promise<ChannelMember> {
+    const channel = await this.forAction(principal, channelName, 'manage');
+    const user = await this.repos.users.byLogin(login);
+    if (!user) throw new Errors.USER_NOT_FOUND(`user '${login}' not found`);
+    const stored: ChannelRole = role === 'MEMBER' ? 'VIEWER' : role;
+    await this.repos.channels.setMember(channel.id, user.id, stored);
+    const member = (await this.repos.channels.members(channel.id)).find((m) => m.userId === user.id)!;
+    return member;
+  }
+
+  async removeMember(principal: Principal, channelName: string, login: string): Promise<ChannelMember> {
+    const channel = await this.forAction(principal, channelName, 'manage');
+    const member = (await this.repos.channels.members(channel.id)).find((m) => m.login === login);
+    if (!member) throw new Errors.NOT_FOUND(`'${login}' is not a member of channel '${channelName}'`);
+    await this.repos.channels.removeMember(channel.id, member.userId);
+    return member;
+  }
+
+  private async relationId(name: string | null | undefined, self?: number): Promise<number | null> {
+    if (name === null || name === undefined || name === '') return null;
+    const other = await this.repos.channels.byName(name);
+    if (!other) throw new Errors.CHANNEL_NOT_FOUND(`related channel '${name}' not found`);
+    if (other.id === self) throw new Errors.BAD_REQUEST('a channel cannot be related to itself');
+    return other.id;
+  }
+}
+
+function checkText(s: ChannelSettings): void {
+  if (s.description && s.description.length > MAX_DESCRIPTION) throw new Errors.BAD_REQUEST(`the description is longer than ${MAX_DESCRIPTION} characters`);
+  if (s.logo && s.logo.length > 2048) throw new Errors.BAD_REQUEST('the logo URL is too long');
 }

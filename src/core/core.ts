@@ -11,6 +11,7 @@ import type { Repositories } from '../db/repositories.js';
 import { createSqliteRepositories, sqliteFile } from '../db/sqlite/index.js';
 import { Indexer } from '../indexer/indexer.js';
 import { FsObjectStore } from '../storage/fs-object-store.js';
+import { CatalogService } from './catalog.js';
 import { ChannelService } from './channels.js';
 import { PackageService } from './packages.js';
 import { recover } from './recovery.js';
@@ -23,6 +24,7 @@ export interface Core {
   verifier: ApiKeyVerifier;
   users: UserService;
   channels: ChannelService;
+  catalog: CatalogService;
   packages: PackageService;
   indexer: Indexer;
   tempDir: string;
@@ -51,7 +53,8 @@ export function createCore(config: Config, log: FastifyBaseLogger): Core {
     tempDir,
     indexer,
     users: new UserService(repos, verifier),
-    channels: new ChannelService(repos, indexer),
+    channels: new ChannelService(repos, store, indexer),
+    catalog: new CatalogService(repos.catalog),
     packages: new PackageService(repos, store, indexer, { tempDir, maxUploadBytes: config.maxUploadBytes }),
     async startBackground() {
       await recover(repos, store, tempDir, log);

@@ -164,6 +164,44 @@ export class PackageService {
     this.indexer.notify({ channelId: channel.id, channel: channel.name, subdir });
   }
 
+  /**
+   * Yanks (reason) or unyanks (null) variants in one transaction: a yanked
+   * file leaves repodata's maps and is listed in "removed", but stays
+   * downloadable. One reindex per touched subdir.
+   */
+  async setYanked(principal: Principal, channelName: string, entries: Array<{ subdir: string; filename: string }>, reason: string | null, hidden: boolean): Promise<void> {
+    const channel = await this.channelFor(principal, channelName, 'yank');
+    const refs = this.refsOf(channel, entries);
+    const missing = await this.repos.packages.setYanked(refs, reason, hidden);
+    if (missing) throw new Errors.PACKAGE_NOT_FOUND(`${missing.subdir}/${missing.filename} not found in channel '${channelName}'`);
+    this.notifySubdirs(channel, refs);
+  }
+
+  /** Deletes variants in one transaction; files go once the index no longer lists them. */
+  async deleteMany(principal: Principal, channelName: string, entries: Array<{ subdir: string; filename: string }>): Promise<void> {
+    const channel = await this.channelFor(principal, channelName, 'delete');
+    const refs = this.refsOf(channel, entries);
+    const missing = await this.repos.packages.deleteMany(refs);
+    if (missing) throw new Errors.PACKAGE_NOT_FOUND(`${missing.subdir}/${missing.filename} not found in channel '${channelName}'`);
+    this.notifySubdirs(channel, refs);
+  }
+
+  private refsOf(channel: Channel, entries: Array<{ subdir: string; filename: string }>) {
+    if (entries.length === 0) throw new Errors.BAD_REQUEST('no entries given');
+    if (entries.length > 10_000) throw new Errors.BAD_REQUEST('at most 10000 entries per call');
+    return entries.map((e) => {
+      validateSubdir(e.subdir);
+      parsePackageFilename(e.filename);
+      return { channelId: channel.id, subdir: e.subdir, filename: e.filename };
+    });
+  }
+
+  private notifySubdirs(channel: Channel, refs: Array<{ subdir: string }>): void {
+    for (const subdir of new Set(refs.map((r) => r.subdir))) {
+      this.indexer.notify({ channelId: channel.id, channel: channel.name, subdir });
+    }
+  }
+
   /** Subdirs known to the database or present on storage (for a full rescan). */
   async subdirsOf(channel: Channel): Promise<string[]> {
     const known = (await this.repos.indexState.listForChannel(channel.id)).map((s) => s.subdir);

@@ -14,8 +14,23 @@ export interface Channel {
   ownerId: number;
   isPublic: boolean;
   description: string | null;
+  logo: string | null;
+  allowV3Uploads: boolean;
+  relationBaseId: number | null;
+  relationOverridesId: number | null;
   createdAt: number;
   updatedAt: number;
+}
+
+/** prefix.dev's ChannelMemberRole (MEMBER is a deprecated alias of VIEWER, stored as VIEWER). */
+export type ChannelRole = 'OWNER' | 'CONTRIBUTOR' | 'VIEWER';
+
+export interface ChannelMember {
+  channelId: number;
+  userId: number;
+  login: string;
+  role: ChannelRole;
+  createdAt: number;
 }
 
 /** prefix.dev's ChannelAccessMode: what a key may do on top of its user's rights. */
@@ -61,6 +76,8 @@ export interface PackageFile {
 
 export interface PackageRow extends PackageFile {
   id: number;
+  yankedReason: string | null;
+  hidden: boolean;
   createdAt: number;
   updatedAt: number;
 }
@@ -97,3 +114,71 @@ export type Principal =
     };
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
+
+export interface PackageRef {
+  channelId: number;
+  subdir: string;
+  filename: string;
+}
+
+export type JobType = 'BATCH_DELETE_PACKAGES' | 'COPY_PACKAGES_FROM_URL' | 'REINDEX';
+export type JobStatus = 'PENDING' | 'IN_PROGRESS' | 'COMPLETED' | 'COMPLETED_WITH_ERRORS' | 'FAILED';
+
+export interface BackgroundJob {
+  id: string;
+  jobType: JobType;
+  status: JobStatus;
+  channelId: number | null;
+  createdBy: number | null;
+  payload: unknown;
+  totalCount: number;
+  processedCount: number;
+  failedCount: number;
+  errorMessage: string | null;
+  results: unknown;
+  createdAt: number;
+  completedAt: number | null;
+}
+
+/** GraphQL's StringFilter; all given conditions must hold. */
+export interface StringFilter {
+  eq?: string | null;
+  ne?: string | null;
+  isIn?: string[] | null;
+  isNotIn?: string[] | null;
+  startsWith?: string | null;
+  endsWith?: string | null;
+  contains?: string | null;
+}
+
+/** A filter tree: the fields of F, plus and/or of sub-filters. */
+export type FilterTree<F> = F & { and?: FilterTree<F>[] | null; or?: FilterTree<F>[] | null };
+
+export type PackageFilter = FilterTree<{ name?: StringFilter | null }>;
+export type ChannelFilter = FilterTree<{
+  name?: StringFilter | null;
+  owner?: StringFilter | null;
+  namespace?: StringFilter | null;
+  isPublic?: boolean | null;
+  hasOwner?: boolean | null;
+  hasMirror?: boolean | null;
+}>;
+export type UserFilter = FilterTree<{ login?: StringFilter | null; isAdmin?: boolean | null }>;
+
+export type Direction = 'ASC' | 'DESC';
+export type OrderBy<Field extends string> =
+  | { byField: { field: Field; direction: Direction } }
+  | { bySimilarity: { matches: string; direction: Direction } };
+
+export interface PageRequest {
+  limit: number;
+  page: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  totalCount: number;
+}
+
+/** What a principal may see in listings: everything (admin) or public + own + member channels. */
+export type ReadScope = { all: true } | { all: false; userId: number | null; onlyChannelId: number | null };

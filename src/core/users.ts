@@ -62,6 +62,16 @@ export class UserService {
     this.verifier.forget(key.lookupId);
   }
 
+  async listKeys(user: User): Promise<ApiKey[]> {
+    return this.repos.apiKeys.listForUser(user.id);
+  }
+
+  async deleteKey(user: User, name: string): Promise<void> {
+    const lookupId = await this.repos.apiKeys.delete(user.id, name);
+    if (lookupId === null) throw new Errors.NOT_FOUND(`no key named '${name}'`);
+    this.verifier.forget(lookupId);
+  }
+
   /** First start: with no users at all, create `admin` and return its one-time key. */
   async bootstrapAdmin(): Promise<string | null> {
     if ((await this.repos.users.count()) > 0) return null;

@@ -2,7 +2,10 @@
 // Methods are async so a PostgreSQL adapter fits later; SQLite adapters do
 // their work synchronously inside, one transaction per method.
 import type {
-  AccessMode, ApiKey, Channel, PackageFile, PackageRow, PendingFileDeletion, SubdirRef, SubdirState, User,
+  BackgroundJob, ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow as PackageRowT, PageRequest, ReadScope, UserFilter,
+} from '../core/types.js';
+import type {
+  AccessMode, ApiKey, Channel, ChannelMember, ChannelRole, PackageFile, PackageRef, PackageRow, PendingFileDeletion, SubdirRef, SubdirState, User,
 } from '../core/types.js';
 
 export interface UserRepository {
@@ -17,6 +20,20 @@ export interface NewChannel {
   ownerId: number;
   isPublic: boolean;
   description: string | null;
+  logo?: string | null;
+  allowV3Uploads?: boolean;
+  relationBaseId?: number | null;
+  relationOverridesId?: number | null;
+}
+
+/** Fields left undefined are not changed. */
+export interface ChannelUpdate {
+  description?: string | null;
+  isPublic?: boolean;
+  logo?: string | null;
+  allowV3Uploads?: boolean;
+  relationBaseId?: number | null;
+  relationOverridesId?: number | null;
 }
 
 export interface ChannelRepository {
@@ -25,6 +42,14 @@ export interface ChannelRepository {
   byName(name: string): Promise<Channel | null>;
   byId(id: number): Promise<Channel | null>;
   list(): Promise<Channel[]>;
+  update(id: number, update: ChannelUpdate): Promise<Channel | null>;
+  /** Deletes the channel and (by cascade) its packages, subdirs and members. */
+  delete(id: number): Promise<boolean>;
+  members(channelId: number): Promise<ChannelMember[]>;
+  membersOf(channelIds: number[]): Promise<ChannelMember[]>;
+  setMember(channelId: number, userId: number, role: ChannelRole): Promise<void>;
+  removeMember(channelId: number, userId: number): Promise<boolean>;
+  sizeBytes(channelId: number): Promise<number>;
 }
 
 export interface NewApiKey {
@@ -46,6 +71,8 @@ export interface ApiKeyRepository {
   /** Returns false when no such (unrevoked) key exists. */
   revoke(userId: number, name: string): Promise<boolean>;
   touch(id: number, at: number): Promise<void>;
+  /** Returns the deleted key's lookup id, or null. */
+  delete(userId: number, name: string): Promise<string | null>;
 }
 
 export type ReserveResult = 'reserved' | 'exists' | 'in-progress';
@@ -69,10 +96,16 @@ export interface PackageRepository {
   /** Filenames whose rows were deleted but whose files still wait to be unlinked. */
   pendingDeletionNames(channelId: number, subdir: string): Promise<string[]>;
   countInSubdir(channelId: number, subdir: string): Promise<number>;
+  /** Yanks (reason) or unyanks (null) every ref in one transaction; returns the first missing ref (and changes nothing) or null. */
+  setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null>;
+  /** Deletes every ref in one transaction (files unlinked after reindex); returns the first missing ref or null. */
+  deleteMany(refs: PackageRef[]): Promise<PackageRef | null>;
 }
 
 export interface IndexSnapshot {
   revision: number;
+  /** Yanked filenames: listed in repodata's "removed", absent from its maps. */
+  removed: string[];
   /** Records in filename order, per map of repodata.json. Valid only until close(). */
   tarBz2: Iterable<{ filename: string; recordJson: string }>;
   conda: Iterable<{ filename: string; recordJson: string }>;
@@ -99,11 +132,78 @@ export interface IndexStateRepository {
   markSubdirsWithPendingDeletions(): Promise<number>;
 }
 
+export type ChannelOrderField = 'NAME' | 'BILLING_OWNER' | 'NAMESPACE' | 'SIZE' | 'CREATED_AT' | 'PACKAGE_COUNT';
+export type PackageOrderField = 'NAME' | 'LAST_CREATED_DATE' | 'TOTAL_SIZE';
+export type VariantOrderField = 'BUILD_STRING' | 'CREATED_AT' | 'SIZE';
+
+export interface PackageKey {
+  channelId: number;
+  name: string;
+}
+
+export interface MemberOf {
+  userId: number;
+  roles: ChannelRole[] | null;
+}
+
+export interface ChannelListRow {
+  channel: Channel;
+  ownerLogin: string;
+  sizeBytes: number;
+  packageCount: number;
+}
+
+export interface PackageListRow extends PackageKey {
+  totalSizeBytes: number;
+  lastCreatedAt: number;
+  variantCount: number;
+  similarity: number | null;
+}
+
+export interface VersionRow extends PackageKey {
+  version: string;
+  subdirs: string[];
+  lastCreatedAt: number;
+  visibleCount: number;
+  variantCount: number;
+}
+
+export interface VariantOptions {
+  version?: string | null;
+  platform?: string | null;
+  buildString?: string | null;
+  createdAtFrom?: number | null;
+  createdAtTo?: number | null;
+  includeHidden?: boolean | null;
+}
+
+/** Read-side queries for listings; every method is one statement whatever the number of keys. */
+export interface CatalogRepository {
+  statements: number;
+  channelsPage(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, page: PageRequest, memberOf?: MemberOf): Promise<Page<ChannelListRow>>;
+  /** Package pages per channel (perChannel) or one page across channels ('all' key). */
+  packagesPages(channelIds: number[] | 'all-in-scope', scope: ReadScope, filter: PackageFilter | null, order: OrderBy<PackageOrderField> | null, page: PageRequest, perChannel: boolean): Promise<Map<number | 'all', Page<PackageListRow>>>;
+  packageRows(keys: PackageKey[]): Promise<PackageListRow[]>;
+  versionRows(keys: PackageKey[]): Promise<VersionRow[]>;
+  newestVariantOfVersions(keys: Array<PackageKey & { version: string }>): Promise<PackageRowT[]>;
+  /** Keyed by packageKeyString. */
+  variantsPages(keys: PackageKey[], opts: VariantOptions, order: { field: VariantOrderField; direction: Direction } | null, page: PageRequest): Promise<Map<string, Page<PackageRowT>>>;
+  usersPage(filter: UserFilter | null, order: OrderBy<'LOGIN' | 'IS_ADMIN'> | null, page: PageRequest): Promise<Page<User>>;
+}
+
+export interface JobRepository {
+  create(job: Omit<BackgroundJob, 'createdAt' | 'completedAt'>): Promise<BackgroundJob>;
+  get(id: string): Promise<BackgroundJob | null>;
+  update(id: string, patch: Partial<Pick<BackgroundJob, 'status' | 'processedCount' | 'failedCount' | 'errorMessage' | 'results' | 'completedAt' | 'totalCount'>>): Promise<void>;
+}
+
 export interface Repositories {
   users: UserRepository;
   channels: ChannelRepository;
   apiKeys: ApiKeyRepository;
   packages: PackageRepository;
   indexState: IndexStateRepository;
+  catalog: CatalogRepository;
+  jobs: JobRepository;
   close(): void;
 }

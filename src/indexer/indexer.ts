@@ -83,6 +83,17 @@ export class Indexer {
     await this.launch(ref);
   }
 
+  /** Cancels pending rewrites of a (deleted) channel and waits for running ones. */
+  async forgetChannel(channelId: number): Promise<void> {
+    for (const [key, { timer, ref }] of this.timers) {
+      if (ref.channelId !== channelId) continue;
+      clearTimeout(timer);
+      this.timers.delete(key);
+    }
+    for (const key of this.again.keys()) if (key.startsWith(`${channelId}/`)) this.again.delete(key);
+    await Promise.all([...this.running].filter(([key]) => key.startsWith(`${channelId}/`)).map(([, p]) => p));
+  }
+
   /** Stops scheduling, flushes what is pending, and waits for every rewrite. */
   async drain(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
@@ -155,12 +166,12 @@ export class Indexer {
         };
         written = await this.store.putStream(
           indexKey(ref.channel, ref.subdir, revision, 'repodata.json'),
-          repodataChunks(ref.subdir, counted),
+          repodataChunks(ref.subdir, counted, snap.removed),
         );
         // Second pass over the same snapshot, so both variants hold the same bytes.
         await this.store.putStream(
           indexKey(ref.channel, ref.subdir, revision, 'repodata.json.gz'),
-          Readable.from(repodataChunks(ref.subdir, snap)).pipe(createGzip({ level: 6 })),
+          Readable.from(repodataChunks(ref.subdir, snap, snap.removed)).pipe(createGzip({ level: 6 })),
         );
       } finally {
         snap.close();

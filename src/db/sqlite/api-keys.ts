@@ -20,6 +20,7 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
   private readonly selectForUser;
   private readonly updateRevoke;
   private readonly updateTouch;
+  private readonly deleteStmt;
 
   constructor(db: SqliteDb) {
     this.insert = db.prepare(
@@ -31,6 +32,8 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
     this.updateRevoke = db.prepare<[number, number, string]>(
       'UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND name = ? AND revoked_at IS NULL');
     this.updateTouch = db.prepare<[number, number]>('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
+    this.deleteStmt = db.prepare<[number, string], { lookup_id: string }>(
+      'DELETE FROM api_keys WHERE user_id = ? AND name = ? RETURNING lookup_id');
   }
 
   async create(key: NewApiKey): Promise<ApiKey | null> {
@@ -53,5 +56,9 @@ export class SqliteApiKeyRepository implements ApiKeyRepository {
 
   async touch(id: number, at: number): Promise<void> {
     this.updateTouch.run(at, id);
+  }
+
+  async delete(userId: number, name: string): Promise<string | null> {
+    return this.deleteStmt.get(userId, name)?.lookup_id ?? null;
   }
 }

@@ -1,15 +1,22 @@
 import type { SqliteDb } from '../database.js';
-import type { ChannelRepository, NewChannel } from '../repositories.js';
-import type { Channel } from '../../core/types.js';
+import type { ChannelRepository, ChannelUpdate, NewChannel } from '../repositories.js';
+import type { Channel, ChannelMember, ChannelRole } from '../../core/types.js';
 
-interface ChannelRow {
-  id: number; name: string; owner_id: number; is_public: number; description: string | null;
+export interface ChannelRow {
+  id: number; name: string; owner_id: number; is_public: number; description: string | null; logo: string | null;
+  allow_v3_uploads: number; relation_base_id: number | null; relation_overrides_id: number | null;
   created_at: number; updated_at: number;
 }
 
-const toChannel = (r: ChannelRow): Channel => ({
+export const toChannel = (r: ChannelRow): Channel => ({
   id: r.id, name: r.name, ownerId: r.owner_id, isPublic: r.is_public === 1, description: r.description,
-  createdAt: r.created_at, updatedAt: r.updated_at,
+  logo: r.logo, allowV3Uploads: r.allow_v3_uploads === 1, relationBaseId: r.relation_base_id,
+  relationOverridesId: r.relation_overrides_id, createdAt: r.created_at, updatedAt: r.updated_at,
+});
+
+interface MemberRow { channel_id: number; user_id: number; login: string; role: string; created_at: number }
+const toMember = (r: MemberRow): ChannelMember => ({
+  channelId: r.channel_id, userId: r.user_id, login: r.login, role: r.role as ChannelRole, createdAt: r.created_at,
 });
 
 export class SqliteChannelRepository implements ChannelRepository {
@@ -17,18 +24,31 @@ export class SqliteChannelRepository implements ChannelRepository {
   private readonly selectByName;
   private readonly selectById;
   private readonly selectAll;
+  private readonly updateStmt;
+  private readonly deleteStmt;
+  private readonly selectMembers;
+  private readonly selectMembersOf;
+  private readonly upsertMember;
+  private readonly deleteMemberStmt;
+  private readonly selectSize;
 
   constructor(db: SqliteDb) {
-    const insert = db.prepare<[string, number, number, string | null, number, number], ChannelRow>(
-      `INSERT INTO channels (name, owner_id, is_public, description, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING RETURNING *`);
+    const insert = db.prepare(
+      `INSERT INTO channels (name, owner_id, is_public, description, logo, allow_v3_uploads, relation_base_id,
+         relation_overrides_id, created_at, updated_at)
+       VALUES (@name, @ownerId, @isPublic, @description, @logo, @allowV3Uploads, @relationBaseId,
+         @relationOverridesId, @now, @now)
+       ON CONFLICT (name) DO NOTHING RETURNING *`);
     // Every channel serves noarch/repodata.json from the start: clients probe
     // noarch to decide whether a channel exists.
     const insertNoarch = db.prepare<[number]>(
       `INSERT INTO subdirs (channel_id, subdir, revision, indexed_revision) VALUES (?, 'noarch', 1, 0)`);
     this.createTx = db.transaction((c: NewChannel): Channel | null => {
-      const now = Date.now();
-      const row = insert.get(c.name, c.ownerId, c.isPublic ? 1 : 0, c.description, now, now);
+      const row = insert.get({
+        name: c.name, ownerId: c.ownerId, isPublic: c.isPublic ? 1 : 0, description: c.description,
+        logo: c.logo ?? null, allowV3Uploads: c.allowV3Uploads ? 1 : 0, relationBaseId: c.relationBaseId ?? null,
+        relationOverridesId: c.relationOverridesId ?? null, now: Date.now(),
+      }) as ChannelRow | undefined;
       if (!row) return null;
       insertNoarch.run(row.id);
       return toChannel(row);
@@ -36,6 +56,33 @@ export class SqliteChannelRepository implements ChannelRepository {
     this.selectByName = db.prepare<[string], ChannelRow>('SELECT * FROM channels WHERE name = ?');
     this.selectById = db.prepare<[number], ChannelRow>('SELECT * FROM channels WHERE id = ?');
     this.selectAll = db.prepare<[], ChannelRow>('SELECT * FROM channels ORDER BY name');
+    this.updateStmt = db.prepare(
+      `UPDATE channels SET
+         description = CASE WHEN @setDescription THEN @description ELSE description END,
+         is_public = coalesce(@isPublic, is_public),
+         logo = CASE WHEN @setLogo THEN @logo ELSE logo END,
+         allow_v3_uploads = coalesce(@allowV3Uploads, allow_v3_uploads),
+         relation_base_id = CASE WHEN @setBase THEN @relationBaseId ELSE relation_base_id END,
+         relation_overrides_id = CASE WHEN @setOverrides THEN @relationOverridesId ELSE relation_overrides_id END,
+         updated_at = @now
+       WHERE id = @id RETURNING *`);
+    const deleteChannel = db.prepare<[number]>('DELETE FROM channels WHERE id = ?');
+    const deleteDeletions = db.prepare<[number]>('DELETE FROM file_deletions WHERE channel_id = ?');
+    this.deleteStmt = db.transaction((id: number): boolean => {
+      deleteDeletions.run(id);
+      return deleteChannel.run(id).changes > 0;
+    });
+    const memberSelect = `SELECT m.channel_id, m.user_id, u.login, m.role, m.created_at
+                          FROM channel_members m JOIN users u ON u.id = m.user_id`;
+    this.selectMembers = db.prepare<[number], MemberRow>(`${memberSelect} WHERE m.channel_id = ? ORDER BY u.login`);
+    this.selectMembersOf = db.prepare<[string], MemberRow>(
+      `${memberSelect} WHERE m.channel_id IN (SELECT value FROM json_each(?)) ORDER BY m.channel_id, u.login`);
+    this.upsertMember = db.prepare(
+      `INSERT INTO channel_members (channel_id, user_id, role, created_at) VALUES (@channelId, @userId, @role, @now)
+       ON CONFLICT (channel_id, user_id) DO UPDATE SET role = excluded.role`);
+    this.deleteMemberStmt = db.prepare<[number, number]>('DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?');
+    this.selectSize = db.prepare<[number], { n: number }>(
+      'SELECT coalesce(sum(size_bytes), 0) AS n FROM packages WHERE channel_id = ?');
   }
 
   async create(channel: NewChannel): Promise<Channel | null> {
@@ -54,5 +101,43 @@ export class SqliteChannelRepository implements ChannelRepository {
 
   async list(): Promise<Channel[]> {
     return this.selectAll.all().map(toChannel);
+  }
+
+  async update(id: number, u: ChannelUpdate): Promise<Channel | null> {
+    const row = this.updateStmt.get({
+      id,
+      setDescription: u.description !== undefined ? 1 : 0, description: u.description ?? null,
+      isPublic: u.isPublic === undefined ? null : u.isPublic ? 1 : 0,
+      setLogo: u.logo !== undefined ? 1 : 0, logo: u.logo ?? null,
+      allowV3Uploads: u.allowV3Uploads === undefined ? null : u.allowV3Uploads ? 1 : 0,
+      setBase: u.relationBaseId !== undefined ? 1 : 0, relationBaseId: u.relationBaseId ?? null,
+      setOverrides: u.relationOverridesId !== undefined ? 1 : 0, relationOverridesId: u.relationOverridesId ?? null,
+      now: Date.now(),
+    }) as ChannelRow | undefined;
+    return row ? toChannel(row) : null;
+  }
+
+  async delete(id: number): Promise<boolean> {
+    return this.deleteStmt.immediate(id);
+  }
+
+  async members(channelId: number): Promise<ChannelMember[]> {
+    return this.selectMembers.all(channelId).map(toMember);
+  }
+
+  async membersOf(channelIds: number[]): Promise<ChannelMember[]> {
+    return this.selectMembersOf.all(JSON.stringify(channelIds)).map(toMember);
+  }
+
+  async setMember(channelId: number, userId: number, role: ChannelRole): Promise<void> {
+    this.upsertMember.run({ channelId, userId, role, now: Date.now() });
+  }
+
+  async removeMember(channelId: number, userId: number): Promise<boolean> {
+    return this.deleteMemberStmt.run(channelId, userId).changes > 0;
+  }
+
+  async sizeBytes(channelId: number): Promise<number> {
+    return this.selectSize.get(channelId)!.n;
   }
 }

@@ -105,9 +105,12 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
         'SELECT revision FROM subdirs WHERE channel_id = ? AND subdir = ?').get(ref.channelId, ref.subdir);
       const rows = r.prepare<[number, string, string], { filename: string; recordJson: string }>(
         `SELECT filename, record_json AS recordJson FROM packages
-         WHERE channel_id = ? AND subdir = ? AND format = ? ORDER BY filename`);
+         WHERE channel_id = ? AND subdir = ? AND format = ? AND yanked_reason IS NULL ORDER BY filename`);
+      const removed = r.prepare<[number, string], { filename: string }>(
+        'SELECT filename FROM packages WHERE channel_id = ? AND subdir = ? AND yanked_reason IS NOT NULL ORDER BY filename');
       return {
         revision: rev?.revision ?? 0,
+        removed: removed.all(ref.channelId, ref.subdir).map((x) => x.filename),
         tarBz2: { [Symbol.iterator]: () => rows.iterate(ref.channelId, ref.subdir, 'tar.bz2') },
         conda: { [Symbol.iterator]: () => rows.iterate(ref.channelId, ref.subdir, 'conda') },
         close: () => { if (r.inTransaction) r.exec('COMMIT'); },

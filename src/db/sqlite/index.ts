@@ -5,7 +5,9 @@ import Database from 'better-sqlite3';
 import { openSqlite } from '../database.js';
 import type { Repositories } from '../repositories.js';
 import { SqliteApiKeyRepository } from './api-keys.js';
+import { SqliteCatalogRepository } from './catalog.js';
 import { SqliteChannelRepository } from './channels.js';
+import { SqliteJobRepository } from './jobs.js';
 import { SqliteIndexStateRepository, revisionBumper } from './index-state.js';
 import { SqlitePackageRepository } from './packages.js';
 import { SqliteUserRepository } from './users.js';
@@ -24,6 +26,8 @@ export function createSqliteRepositories(file: string): Repositories {
     apiKeys: new SqliteApiKeyRepository(db),
     packages: new SqlitePackageRepository(db, revisionBumper(db)),
     indexState: new SqliteIndexStateRepository(db, reader),
+    catalog: new SqliteCatalogRepository(db),
+    jobs: new SqliteJobRepository(db),
     close() {
       reader.close();
       db.close();

@@ -1,12 +1,18 @@
 import type { SqliteDb } from '../database.js';
 import type { PackageRepository, ReserveResult } from '../repositories.js';
-import type { PackageFile, PackageFormat, PackageRow } from '../../core/types.js';
+import type { PackageFile, PackageFormat, PackageRef, PackageRow } from '../../core/types.js';
+
+class MissingPackageError extends Error {
+  constructor(readonly ref: PackageRef) {
+    super('no such package');
+  }
+}
 
 interface PackageDbRow {
   id: number; channel_id: number; subdir: string; filename: string; format: string; name: string; version: string;
   build: string; build_number: number; size_bytes: number; sha256: string; md5: string; index_json: string;
   about_json: string | null; run_exports_json: string | null; record_json: string; uploaded_by: number | null;
-  created_at: number; updated_at: number;
+  created_at: number; updated_at: number; yanked_reason: string | null; hidden: number;
 }
 
 export const toPackageRow = (r: PackageDbRow): PackageRow => ({
@@ -14,6 +20,7 @@ export const toPackageRow = (r: PackageDbRow): PackageRow => ({
   name: r.name, version: r.version, build: r.build, buildNumber: r.build_number, sizeBytes: r.size_bytes,
   sha256: r.sha256, md5: r.md5, indexJson: r.index_json, aboutJson: r.about_json, runExportsJson: r.run_exports_json,
   recordJson: r.record_json, uploadedBy: r.uploaded_by, createdAt: r.created_at, updatedAt: r.updated_at,
+  yankedReason: r.yanked_reason, hidden: r.hidden === 1,
 });
 
 const params = (f: PackageFile, now: number) => ({
@@ -41,6 +48,8 @@ export class SqlitePackageRepository implements PackageRepository {
   private readonly selectNames;
   private readonly selectPendingDeletions;
   private readonly selectCount;
+  private readonly yankTx;
+  private readonly deleteManyTx;
 
   constructor(db: SqliteDb, bumpRevision: (channelId: number, subdir: string) => number) {
     this.selectOne = db.prepare<[number, string, string], PackageDbRow>(
@@ -67,7 +76,8 @@ export class SqlitePackageRepository implements PackageRepository {
         build_number = excluded.build_number, size_bytes = excluded.size_bytes, sha256 = excluded.sha256,
         md5 = excluded.md5, index_json = excluded.index_json, about_json = excluded.about_json,
         run_exports_json = excluded.run_exports_json, record_json = excluded.record_json,
-        uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at`);
+        uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at,
+        yanked_reason = NULL, hidden = 0`);
     // A force-replaced file must not be unlinked by an older queued deletion.
     const cancelDeletion = db.prepare<[number, string, string]>(
       'DELETE FROM file_deletions WHERE channel_id = ? AND subdir = ? AND filename = ?');
@@ -126,6 +136,45 @@ export class SqlitePackageRepository implements PackageRepository {
       'SELECT DISTINCT filename FROM file_deletions WHERE channel_id = ? AND subdir = ?');
     this.selectCount = db.prepare<[number, string], { n: number }>(
       'SELECT count(*) AS n FROM packages WHERE channel_id = ? AND subdir = ?');
+
+    const setYank = db.prepare(
+      `UPDATE packages SET yanked_reason = @reason, hidden = @hidden, updated_at = @now
+       WHERE channel_id = @channelId AND subdir = @subdir AND filename = @filename`);
+    // All or nothing: an unknown entry rolls the whole batch back.
+    this.yankTx = db.transaction((refs: PackageRef[], reason: string | null, hidden: boolean): void => {
+      const subdirs = new Map<string, PackageRef>();
+      for (const ref of refs) {
+        const changed = setYank.run({ ...ref, reason, hidden: hidden ? 1 : 0, now: Date.now() }).changes;
+        if (changed === 0) throw new MissingPackageError(ref);
+        subdirs.set(`${ref.channelId}\0${ref.subdir}`, ref);
+      }
+      for (const ref of subdirs.values()) bumpRevision(ref.channelId, ref.subdir);
+    });
+    this.deleteManyTx = db.transaction((refs: PackageRef[]): void => {
+      for (const ref of refs) {
+        if (deleteRow.run(ref.channelId, ref.subdir, ref.filename).changes === 0) throw new MissingPackageError(ref);
+        const revision = bumpRevision(ref.channelId, ref.subdir);
+        queueDeletion.run({ ...ref, revision });
+      }
+    });
+  }
+
+  async setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null> {
+    return this.runBatch(() => this.yankTx.immediate(refs, reason, hidden));
+  }
+
+  async deleteMany(refs: PackageRef[]): Promise<PackageRef | null> {
+    return this.runBatch(() => this.deleteManyTx.immediate(refs));
+  }
+
+  private runBatch(fn: () => void): PackageRef | null {
+    try {
+      fn();
+      return null;
+    } catch (err) {
+      if (err instanceof MissingPackageError) return err.ref;
+      throw err;
+    }
   }
 
   async get(channelId: number, subdir: string, filename: string): Promise<PackageRow | null> {

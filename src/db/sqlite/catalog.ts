@@ -1,0 +1,258 @@
+// Read-side queries behind GraphQL listings. Each method is ONE statement
+// however many parents it serves (a JSON array of keys is joined in), so a
+// nested query costs the same number of statements whatever its page size.
+import type { SqliteDb } from '../database.js';
+import type {
+  CatalogRepository, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOptions,
+  VariantOrderField, VersionRow,
+} from '../repositories.js';
+import type {
+  ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
+} from '../../core/types.js';
+import { type ChannelRow, toChannel } from './channels.js';
+import { filterSql, SqlParams, trigramSimilarity } from './filters.js';
+import { toPackageRow } from './packages.js';
+
+const dir = (d: Direction) => (d === 'DESC' ? 'DESC' : 'ASC');
+
+export class SqliteCatalogRepository implements CatalogRepository {
+  /** Statements run, for the benchmark's "statements per request" figure. */
+  statements = 0;
+  private readonly cache = new Map<string, ReturnType<SqliteDb['prepare']>>();
+
+  constructor(private readonly db: SqliteDb) {
+    db.function('similarity', { deterministic: true }, (a: unknown, b: unknown) =>
+      trigramSimilarity(String(a ?? ''), String(b ?? '')));
+  }
+
+  private all<T>(sql: string, params: Record<string, unknown>): T[] {
+    let stmt = this.cache.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      if (this.cache.size > 500) this.cache.clear();
+      this.cache.set(sql, stmt);
+    }
+    this.statements++;
+    return stmt.all(params) as T[];
+  }
+
+  async channelsPage(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, page: PageRequest, memberOf?: MemberOf): Promise<Page<ChannelListRow>> {
+    const params = new SqlParams();
+    const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, {
+      name: { kind: 'string', sql: 'c.name' },
+      owner: { kind: 'string', sql: 'u.login' },
+      namespace: { kind: 'string', sql: 'u.login' },
+      isPublic: { kind: 'boolean', sql: 'c.is_public' },
+      hasOwner: { kind: 'boolean', sql: '(c.owner_id IS NOT NULL)' },
+      hasMirror: { kind: 'boolean', sql: '0' },
+    }, params)];
+    let sim = '0';
+    let orderSql = 'c.name ASC';
+    if (order && 'bySimilarity' in order) {
+      sim = `similarity(c.name, ${params.add(order.bySimilarity.matches)})`;
+      where.push(`${sim} > 0`);
+      orderSql = `sim ${dir(order.bySimilarity.direction)}, c.name ASC`;
+    } else if (order) {
+      const col = { NAME: 'c.name', BILLING_OWNER: 'u.login', NAMESPACE: 'u.login', SIZE: 'size', CREATED_AT: 'c.created_at', PACKAGE_COUNT: 'package_count' }[order.byField.field];
+      orderSql = `${col} ${dir(order.byField.direction)}, c.name ASC`;
+    }
+    const rows = this.all<ChannelRow & { owner_login: string; size: number; package_count: number; sim: number; total: number }>(
+      `SELECT c.*, u.login AS owner_login, ${sim} AS sim, count(*) OVER () AS total,
+         (SELECT coalesce(sum(p.size_bytes), 0) FROM packages p WHERE p.channel_id = c.id) AS size,
+         (SELECT count(DISTINCT p.name) FROM packages p WHERE p.channel_id = c.id) AS package_count
+       FROM channels c JOIN users u ON u.id = c.owner_id
+       WHERE ${where.join(' AND ')}
+       ORDER BY ${orderSql} LIMIT ${params.add(page.limit)} OFFSET ${params.add(page.limit * page.page)}`,
+      params.values);
+    return {
+      items: rows.map((r) => ({ channel: toChannel(r), ownerLogin: r.owner_login, sizeBytes: r.size, packageCount: r.package_count })),
+      totalCount: rows[0]?.total ?? (page.page === 0 ? 0 : this.countChannels(scope, filter, order, memberOf)),
+    };
+  }
+
+  private countChannels(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, memberOf?: MemberOf): number {
+    // Only reached when the requested page is past the end.
+    const params = new SqlParams();
+    const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, {
+      name: { kind: 'string', sql: 'c.name' }, owner: { kind: 'string', sql: 'u.login' },
+      namespace: { kind: 'string', sql: 'u.login' }, isPublic: { kind: 'boolean', sql: 'c.is_public' },
+      hasOwner: { kind: 'boolean', sql: '(c.owner_id IS NOT NULL)' }, hasMirror: { kind: 'boolean', sql: '0' },
+    }, params)];
+    if (order && 'bySimilarity' in order) where.push(`similarity(c.name, ${params.add(order.bySimilarity.matches)}) > 0`);
+    return this.all<{ n: number }>(
+      `SELECT count(*) AS n FROM channels c JOIN users u ON u.id = c.owner_id WHERE ${where.join(' AND ')}`, params.values)[0]!.n;
+  }
+
+  async packagesPages(channelIds: number[] | 'all-in-scope', scope: ReadScope, filter: PackageFilter | null, order: OrderBy<PackageOrderField> | null, page: PageRequest, perChannel: boolean): Promise<Map<number | 'all', Page<PackageListRow>>> {
+    const params = new SqlParams();
+    const where: string[] = [];
+    if (channelIds === 'all-in-scope') {
+      where.push(`p.channel_id IN (SELECT c.id FROM channels c WHERE ${scopeSql(scope, params)})`);
+    } else {
+      where.push(`p.channel_id IN (SELECT value FROM json_each(${params.add(JSON.stringify(channelIds))}))`);
+    }
+    where.push(filterSql(filter, { name: { kind: 'string', sql: 'p.name' } }, params));
+    let sim = '0';
+    let having = '';
+    let orderSql = 'name ASC, channel_id ASC';
+    if (order && 'bySimilarity' in order) {
+      sim = `similarity(p.name, ${params.add(order.bySimilarity.matches)})`;
+      having = `HAVING sim > 0`;
+      orderSql = `sim ${dir(order.bySimilarity.direction)}, name ASC, channel_id ASC`;
+    } else if (order) {
+      const col = { NAME: 'name', LAST_CREATED_DATE: 'last_created', TOTAL_SIZE: 'total_size' }[order.byField.field];
+      orderSql = `${col} ${dir(order.byField.direction)}, name ASC, channel_id ASC`;
+    }
+    const partition = perChannel ? 'PARTITION BY channel_id' : '';
+    const offset = page.limit * page.page;
+    const rows = this.all<{ channel_id: number; name: string; total_size: number; last_created: number; variants: number; sim: number; rn: number; total: number }>(
+      `WITH agg AS (
+         SELECT p.channel_id, p.name, sum(p.size_bytes) AS total_size, max(p.created_at) AS last_created,
+                count(*) AS variants, ${sim} AS sim
+         FROM packages p WHERE ${where.join(' AND ')}
+         GROUP BY p.channel_id, p.name ${having}
+       ), ranked AS (
+         SELECT agg.*, row_number() OVER (${partition} ORDER BY ${orderSql}) AS rn, count(*) OVER (${partition}) AS total
+         FROM agg
+       )
+       SELECT * FROM ranked WHERE rn > ${params.add(offset)} AND rn <= ${params.add(offset + page.limit)}
+       ORDER BY ${perChannel ? 'channel_id, ' : ''}rn`,
+      params.values);
+    const out = new Map<number | 'all', Page<PackageListRow>>();
+    for (const r of rows) {
+      const key = perChannel ? r.channel_id : 'all';
+      let p = out.get(key);
+      if (!p) out.set(key, (p = { items: [], totalCount: r.total }));
+      p.items.push({ channelId: r.channel_id, name: r.name, totalSizeBytes: r.total_size, lastCreatedAt: r.last_created, variantCount: r.variants, similarity: order && 'bySimilarity' in order ? r.sim : null });
+    }
+    // Pages past the end still need the total.
+    if (offset > 0) {
+      const missing = perChannel ? (channelIds === 'all-in-scope' ? [] : channelIds.filter((id) => !out.has(id))) : out.has('all') ? [] : ['all' as const];
+      if (missing.length > 0) {
+        const totals = await this.packagesPages(channelIds, scope, filter, order, { limit: 1, page: 0 }, perChannel);
+        for (const [k, v] of totals) if (!out.has(k)) out.set(k, { items: [], totalCount: v.totalCount });
+      }
+    }
+    return out;
+  }
+
+  async packageRows(keys: PackageKey[]): Promise<PackageListRow[]> {
+    const rows = this.all<{ channel_id: number; name: string; total_size: number; last_created: number; variants: number }>(
+      `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(@keys))
+       SELECT p.channel_id, p.name, sum(p.size_bytes) AS total_size, max(p.created_at) AS last_created, count(*) AS variants
+       FROM packages p JOIN keys k ON k.channel_id = p.channel_id AND k.name = p.name
+       GROUP BY p.channel_id, p.name`,
+      { keys: JSON.stringify(keys.map((k) => [k.channelId, k.name])) });
+    return rows.map((r) => ({ channelId: r.channel_id, name: r.name, totalSizeBytes: r.total_size, lastCreatedAt: r.last_created, variantCount: r.variants, similarity: null }));
+  }
+
+  async versionRows(keys: PackageKey[]): Promise<VersionRow[]> {
+    const rows = this.all<{ channel_id: number; name: string; version: string; subdirs: string; last_created: number; visible: number; n: number }>(
+      `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(@keys))
+       SELECT p.channel_id, p.name, p.version, json_group_array(DISTINCT p.subdir) AS subdirs,
+              max(p.created_at) AS last_created, sum(p.hidden = 0) AS visible, count(*) AS n
+       FROM packages p JOIN keys k ON k.channel_id = p.channel_id AND k.name = p.name
+       GROUP BY p.channel_id, p.name, p.version`,
+      { keys: JSON.stringify(keys.map((k) => [k.channelId, k.name])) });
+    return rows.map((r) => ({
+      channelId: r.channel_id, name: r.name, version: r.version, subdirs: (JSON.parse(r.subdirs) as string[]).sort(),
+      lastCreatedAt: r.last_created, visibleCount: r.visible, variantCount: r.n,
+    }));
+  }
+
+  async newestVariantOfVersions(keys: Array<PackageKey & { version: string }>): Promise<PackageRow[]> {
+    const rows = this.all<Parameters<typeof toPackageRow>[0]>(
+      `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name,
+                            json_extract(value, '$[2]') AS version FROM json_each(@keys)),
+       ranked AS (
+         SELECT p.*, row_number() OVER (PARTITION BY p.channel_id, p.name ORDER BY p.hidden ASC, p.created_at DESC, p.id DESC) AS rn
+         FROM packages p JOIN keys k ON k.channel_id = p.channel_id AND k.name = p.name AND k.version = p.version
+       )
+       SELECT * FROM ranked WHERE rn = 1`,
+      { keys: JSON.stringify(keys.map((k) => [k.channelId, k.name, k.version])) });
+    return rows.map(toPackageRow);
+  }
+
+  async variantsPages(keys: PackageKey[], opts: VariantOptions, order: { field: VariantOrderField; direction: Direction } | null, page: PageRequest): Promise<Map<string, Page<PackageRow>>> {
+    const params = new SqlParams();
+    const where: string[] = [];
+    if (opts.version != null) where.push(`p.version = ${params.add(opts.version)}`);
+    if (opts.platform != null) where.push(`p.subdir = ${params.add(opts.platform)}`);
+    if (opts.buildString != null) where.push(`p.build = ${params.add(opts.buildString)}`);
+    if (opts.createdAtFrom != null) where.push(`p.created_at >= ${params.add(opts.createdAtFrom)}`);
+    if (opts.createdAtTo != null) where.push(`p.created_at <= ${params.add(opts.createdAtTo)}`);
+    if (!opts.includeHidden) where.push('p.hidden = 0');
+    const col = order ? { BUILD_STRING: 'p.build', CREATED_AT: 'p.created_at', SIZE: 'p.size_bytes' }[order.field] : 'p.created_at';
+    const orderSql = `${col} ${order ? dir(order.direction) : 'DESC'}, p.filename ASC, p.subdir ASC`;
+    const offset = page.limit * page.page;
+    const rows = this.all<Parameters<typeof toPackageRow>[0] & { rn: number; total: number }>(
+      `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(${params.add(JSON.stringify(keys.map((k) => [k.channelId, k.name])))})),
+       ranked AS (
+         SELECT p.*, row_number() OVER (PARTITION BY p.channel_id, p.name ORDER BY ${orderSql}) AS rn,
+                count(*) OVER (PARTITION BY p.channel_id, p.name) AS total
+         FROM packages p JOIN keys k ON k.channel_id = p.channel_id AND k.name = p.name
+         WHERE ${where.length ? where.join(' AND ') : '1'}
+       )
+       SELECT * FROM ranked WHERE rn > ${params.add(offset)} AND rn <= ${params.add(offset + page.limit)} ORDER BY channel_id, name, rn`,
+      params.values);
+    const out = new Map<string, Page<PackageRow>>();
+    for (const r of rows) {
+      const key = packageKeyString({ channelId: r.channel_id, name: r.name });
+      let p = out.get(key);
+      if (!p) out.set(key, (p = { items: [], totalCount: r.total }));
+      p.items.push(toPackageRow(r));
+    }
+    if (offset > 0) {
+      const missing = keys.filter((k) => !out.has(packageKeyString(k)));
+      if (missing.length > 0) {
+        const totals = await this.variantsPages(missing, opts, order, { limit: 1, page: 0 });
+        for (const [k, v] of totals) out.set(k, { items: [], totalCount: v.totalCount });
+      }
+    }
+    return out;
+  }
+
+  async usersPage(filter: UserFilter | null, order: OrderBy<'LOGIN' | 'IS_ADMIN'> | null, page: PageRequest): Promise<Page<User>> {
+    const params = new SqlParams();
+    const where = [filterSql(filter, { login: { kind: 'string', sql: 'login' }, isAdmin: { kind: 'boolean', sql: 'is_admin' } }, params)];
+    let sim = '0';
+    let orderSql = 'login ASC';
+    if (order && 'bySimilarity' in order) {
+      sim = `similarity(login, ${params.add(order.bySimilarity.matches)})`;
+      where.push(`${sim} > 0`);
+      orderSql = `sim ${dir(order.bySimilarity.direction)}, login ASC`;
+    } else if (order) {
+      orderSql = `${order.byField.field === 'IS_ADMIN' ? 'is_admin' : 'login'} ${dir(order.byField.direction)}, login ASC`;
+    }
+    const countParams = { ...params.values };
+    const rows = this.all<{ id: number; login: string; is_admin: number; created_at: number; sim: number }>(
+      `SELECT *, ${sim} AS sim FROM users WHERE ${where.join(' AND ')} ORDER BY ${orderSql}
+       LIMIT ${params.add(page.limit)} OFFSET ${params.add(page.limit * page.page)}`, params.values);
+    const total = this.all<{ n: number }>(`SELECT count(*) AS n FROM users WHERE ${where.join(' AND ')}`, countParams)[0]!.n;
+    return { items: rows.map((r) => ({ id: r.id, login: r.login, isAdmin: r.is_admin === 1, createdAt: r.created_at })), totalCount: total };
+  }
+}
+
+/** Channels where a user has a role: owner, or a member with one of `roles` (any role when null). */
+function memberOfSql(memberOf: MemberOf | undefined, params: SqlParams): string {
+  if (!memberOf) return '1';
+  const uid = params.add(memberOf.userId);
+  const roles = memberOf.roles;
+  const ownerCounts = roles === null || roles.includes('OWNER');
+  const memberRoles = roles === null ? 'm.role = m.role' : `m.role IN (SELECT value FROM json_each(${params.add(JSON.stringify(roles))}))`;
+  return `(${ownerCounts ? `c.owner_id = ${uid} OR ` : ''}EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid} AND ${memberRoles}))`;
+}
+
+export const packageKeyString = (k: PackageKey): string => `${k.channelId}\0${k.name}`;
+
+function scopeSql(scope: ReadScope, params: SqlParams): string {
+  if (scope.all) return '1';
+  const parts = ['c.is_public = 1'];
+  if (scope.userId !== null) {
+    const uid = params.add(scope.userId);
+    let own = `(c.owner_id = ${uid} OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid}))`;
+    if (scope.onlyChannelId !== null) own = `(${own} AND c.id = ${params.add(scope.onlyChannelId)})`;
+    parts.push(own);
+  }
+  return `(${parts.join(' OR ')})`;
+}

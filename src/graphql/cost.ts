@@ -1,0 +1,61 @@
+// A cost limit so one request cannot ask for the whole database: every
+// field costs 1, and a paged field multiplies what is under it by its
+// `limit` (default page size when absent). Depth is limited separately by
+// mercurius' queryDepth.
+import {
+  GraphQLError, Kind, type FieldNode, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext,
+  type ValidationRule, type ValueNode,
+} from 'graphql';
+import { DEFAULT_PAGE_SIZE } from '../core/catalog.js';
+
+export const MAX_QUERY_COST = 100_000;
+
+function argInt(field: FieldNode, name: string, variables: Record<string, unknown>): number | null {
+  const arg = field.arguments?.find((a) => a.name.value === name);
+  if (!arg) return null;
+  const v: ValueNode = arg.value;
+  if (v.kind === Kind.INT) return Number(v.value);
+  if (v.kind === Kind.VARIABLE) {
+    const value = variables[v.name.value];
+    return typeof value === 'number' ? value : null;
+  }
+  return null;
+}
+
+const PAGED = new Set(['channels', 'packages', 'variants', 'versions', 'users']);
+
+export function costLimitRule(variables: Record<string, unknown>, max = MAX_QUERY_COST): ValidationRule {
+  return (context: ValidationContext) => {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const def of context.getDocument().definitions) {
+      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    }
+    const costOf = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
+      if (!set) return 0;
+      let total = 0;
+      for (const sel of set.selections) {
+        if (sel.kind === Kind.FIELD) {
+          const inner = costOf(sel.selectionSet, seen);
+          const multiplier = PAGED.has(sel.name.value) ? Math.max(1, argInt(sel, 'limit', variables) ?? DEFAULT_PAGE_SIZE) : 1;
+          total += 1 + multiplier * inner;
+        } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+          total += costOf(sel.selectionSet, seen);
+        } else {
+          const name = sel.name.value;
+          if (seen.has(name)) continue; // cycles are reported by the standard rules
+          total += costOf(fragments.get(name)?.selectionSet, new Set([...seen, name]));
+        }
+        if (total > max) return total;
+      }
+      return total;
+    };
+    return {
+      OperationDefinition(node) {
+        const cost = costOf(node.selectionSet, new Set());
+        if (cost > max) {
+          context.reportError(new GraphQLError(`query is too expensive (cost ${cost} > ${max}); ask for smaller pages`, { nodes: [node], extensions: { code: 'BAD_USER_INPUT' } }));
+        }
+      },
+    };
+  };
+}

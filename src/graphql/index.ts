@@ -1,0 +1,44 @@
+// GraphQL at /api/graphql (POST, and GET for queries), on mercurius.
+// GraphiQL is served at /graphiql when CHANNELD_GRAPHIQL is on.
+import type { FastifyInstance } from 'fastify';
+import mercurius from 'mercurius';
+import type { Core } from '../core/core.js';
+import { buildContext } from './context.js';
+import { costLimitRule } from './cost.js';
+import { formatErrors } from './errors.js';
+import { loaders } from './loaders.js';
+import { Mutation } from './mutation.js';
+import { Query } from './query.js';
+import { schema } from './schema.js';
+import { typeResolvers } from './types.js';
+
+export const MAX_QUERY_DEPTH = 12;
+
+export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; graphiql: boolean }): Promise<void> {
+  // The prefix.dev docs' curl example posts JSON without a Content-Type, so
+  // curl labels it application/x-www-form-urlencoded: read it as JSON.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch {
+      const err = new Error('the request body is not JSON') as Error & { statusCode: number };
+      err.statusCode = 400;
+      done(err, undefined);
+    }
+  });
+  await app.register(mercurius, {
+    schema,
+    resolvers: { Query, Mutation, ...typeResolvers } as never,
+    loaders: loaders as never,
+    path: '/api/graphql',
+    graphiql: opts.graphiql,
+    queryDepth: MAX_QUERY_DEPTH,
+    validationRules: ({ variables }) => [costLimitRule((variables ?? {}) as Record<string, unknown>)],
+    allowBatchedQueries: false,
+    // The cost rule reads each request's variables (limit: $n), so validated
+    // documents cannot be cached across requests.
+    cache: false,
+    context: (request) => buildContext(opts.core, request),
+    errorFormatter: (execution, ctx) => formatErrors(execution, (ctx as unknown as { reply: { log: FastifyInstance['log'] } }).reply.log),
+  });
+}

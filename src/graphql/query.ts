@@ -1,0 +1,82 @@
+// Query root: thin over core. Reads answer null (not an error) for what the
+// caller cannot see, so private things are indistinguishable from absent.
+import { can, manageAccess, readScope } from '../auth/policy.js';
+import { pageRequest } from '../core/catalog.js';
+import { parsePackageFilename } from '../core/conda-names.js';
+import type { ChannelFilter, Channel, PackageFilter, UserFilter } from '../core/types.js';
+import type { ChannelOrderField, PackageOrderField } from '../db/repositories.js';
+import type { GqlContext } from './context.js';
+import { normaliseOrder } from './order.js';
+import { packageObj, pageResult, type ChannelObj, type VariantObj } from './shapes.js';
+
+interface PageArgs { limit?: number | null; page?: number | null }
+
+export async function readableChannel(ctx: GqlContext, name: string): Promise<Channel | null> {
+  const channel = await ctx.core.channels.byName(name);
+  return channel && can(ctx.principal, 'read', channel) ? channel : null;
+}
+
+export const Query = {
+  viewer: (_: unknown, __: unknown, ctx: GqlContext) => (ctx.principal.kind === 'user' ? ctx.principal.user : null),
+
+  user: (_: unknown, args: { login: string }, ctx: GqlContext) => ctx.core.repos.users.byLogin(args.login),
+
+  async users(_: unknown, args: PageArgs & { filters?: UserFilter | null; orderBy?: unknown }, ctx: GqlContext) {
+    const req = pageRequest(args.limit, args.page);
+    const page = await ctx.core.catalog.users(args.filters ?? null, normaliseOrder<'LOGIN' | 'IS_ADMIN'>(args.orderBy), req);
+    return pageResult(page, req, (u) => u);
+  },
+
+  async apiKeys(_: unknown, __: unknown, ctx: GqlContext) {
+    if (ctx.principal.kind !== 'user') return [];
+    return ctx.core.users.listKeys(ctx.principal.user);
+  },
+
+  async channels(_: unknown, args: PageArgs & { filters?: ChannelFilter | null; orderBy?: unknown }, ctx: GqlContext) {
+    const req = pageRequest(args.limit, args.page);
+    const page = await ctx.core.catalog.channels(readScope(ctx.principal), args.filters ?? null, normaliseOrder<ChannelOrderField>(args.orderBy), req);
+    return pageResult(page, req, (r): ChannelObj => ({ ...r.channel, sizeBytes: r.sizeBytes }));
+  },
+
+  channel: (_: unknown, args: { name: string }, ctx: GqlContext) => readableChannel(ctx, args.name),
+
+  async channelManageAccess(_: unknown, args: { channelName: string }, ctx: GqlContext) {
+    const channel = await readableChannel(ctx, args.channelName);
+    return channel ? manageAccess(ctx.principal, channel) : 'NONE';
+  },
+
+  async backgroundJob(_: unknown, args: { id: string }, ctx: GqlContext) {
+    if (ctx.principal.kind !== 'user') return null;
+    const job = await ctx.core.repos.jobs.get(args.id);
+    if (!job || job.jobType === 'REINDEX') return null;
+    const mine = job.createdBy === ctx.principal.user.id || ctx.principal.user.isAdmin;
+    return mine ? job : null;
+  },
+
+  async packages(_: unknown, args: PageArgs & { filters?: PackageFilter | null; orderBy?: unknown }, ctx: GqlContext) {
+    const req = pageRequest(args.limit, args.page);
+    const page = await ctx.core.catalog.packagesInScope(readScope(ctx.principal), args.filters ?? null, normaliseOrder<PackageOrderField>(args.orderBy), req);
+    const channels = await ctx.batch.channel.loadMany([...new Set(page.items.map((r) => r.channelId))]);
+    const byId = new Map(channels.filter((c): c is Channel => !!c && !(c instanceof Error)).map((c) => [c.id, c]));
+    return pageResult(page, req, (r) => packageObj(byId.get(r.channelId)!, r));
+  },
+
+  async package(_: unknown, args: { channelName: string; name: string }, ctx: GqlContext) {
+    const channel = await readableChannel(ctx, args.channelName);
+    if (!channel) return null;
+    const row = await ctx.batch.packageRow.load({ channelId: channel.id, name: args.name });
+    return row ? packageObj(channel, row) : null;
+  },
+
+  async variant(_: unknown, args: { channelName: string; packageName: string; platformName: string; fileName: string }, ctx: GqlContext): Promise<VariantObj | null> {
+    const channel = await readableChannel(ctx, args.channelName);
+    if (!channel) return null;
+    try {
+      parsePackageFilename(args.fileName);
+    } catch {
+      return null;
+    }
+    const row = await ctx.core.packages.find(channel, args.platformName, args.fileName);
+    return row && row.name === args.packageName ? { channel, row } : null;
+  },
+};
