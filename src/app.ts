@@ -5,7 +5,9 @@ import type { Config } from './config.js';
 import { createCore, type Core } from './core/core.js';
 import { loggerOptions } from './logger.js';
 import { graphqlRoutes } from './graphql/index.js';
+import { createAuthLimiter } from './rest/auth-limiter.js';
 import { registerErrorHandlers } from './rest/errors.js';
+import { urlTokens } from './rest/principal.js';
 import { fileRoutes } from './rest/files.js';
 import { manageRoutes } from './rest/manage.js';
 import { uploadRoutes } from './rest/upload.js';
@@ -33,11 +35,21 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     bodyLimit: 1 << 20,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    trustProxy: false,
+    trustProxy: config.trustProxy,
+    // conda sends keys as a URL prefix: /t/<key>/<channel>/<subdir>/<file>.
+    // The prefix is taken off before routing and the key kept for auth.
+    rewriteUrl: (req) => {
+      const url = req.url ?? '/';
+      const m = /^\/t\/([^/]+)(\/.*)$/.exec(url);
+      if (!m) return url;
+      urlTokens.set(req, decodeURIComponent(m[1]!));
+      return m[2]!;
+    },
   });
   const core = createCore(config, app.log);
   app.decorate('core', core);
   registerErrorHandlers(app);
+  core.auth.useLimiter(await createAuthLimiter(app, { maxFailures: config.authFailuresPerMinute, windowMs: 60_000 }));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(uploadRoutes, { core });

@@ -19,6 +19,10 @@ export interface Config {
   repodataMaxAgeSeconds: number;
   /** Create user `admin` with a fresh key on first start when there are no users. */
   bootstrapAdmin: boolean;
+  /** Failed authentications allowed per client address per minute before 429. */
+  authFailuresPerMinute: number;
+  /** Trust X-Forwarded-* from a reverse proxy (client address for rate limits, https for URLs). */
+  trustProxy: boolean;
   /** Serve the GraphiQL IDE at /graphiql. */
   graphiql: boolean;
 }
@@ -61,6 +65,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     keyCacheTtlMs: intFrom(env.CHANNELD_KEY_CACHE_TTL_MS, 'CHANNELD_KEY_CACHE_TTL_MS', 5 * 60_000),
     repodataMaxAgeSeconds: intFrom(env.CHANNELD_REPODATA_MAX_AGE, 'CHANNELD_REPODATA_MAX_AGE', 60),
     bootstrapAdmin: boolFrom(env.CHANNELD_BOOTSTRAP_ADMIN, 'CHANNELD_BOOTSTRAP_ADMIN', true),
+    authFailuresPerMinute: intFrom(env.CHANNELD_AUTH_FAILURES_PER_MINUTE, 'CHANNELD_AUTH_FAILURES_PER_MINUTE', 30, 1),
+    trustProxy: boolFrom(env.CHANNELD_TRUST_PROXY, 'CHANNELD_TRUST_PROXY', false),
     graphiql: boolFrom(env.CHANNELD_GRAPHIQL, 'CHANNELD_GRAPHIQL', false),
   });
 }

@@ -48,6 +48,7 @@ export const Errors = {
   CONFLICT: define('CONFLICT', 409, 'conflict'),
   PAYLOAD_TOO_LARGE: define('PAYLOAD_TOO_LARGE', 413, 'the package is larger than this server accepts'),
   UNSUPPORTED_MEDIA_TYPE: define('UNSUPPORTED_MEDIA_TYPE', 415, 'send the package as application/octet-stream or multipart/form-data'),
+  TOO_MANY_REQUESTS: define('TOO_MANY_REQUESTS', 429, 'too many requests'),
   // 503 — shutting down
   UNAVAILABLE: define('UNAVAILABLE', 503, 'the server is shutting down'),
 } as const;

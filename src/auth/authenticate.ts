@@ -1,15 +1,22 @@
 // Identity: turns request credentials into a Principal. Policy (what that
 // principal may do) lives in policy.ts. A request with no credentials is
-// anonymous; a request with credentials that do not verify is refused by the
-// caller (REST: 401 with a Bearer challenge; GraphQL: viewer null).
-import { ANONYMOUS, type Principal } from '../core/types.js';
+// anonymous; credentials that do not verify are refused by the caller (REST:
+// 401 with a Bearer challenge; GraphQL: viewer null). Repeated failures from
+// one client address are cut off before any key is checked.
 import type { ApiKeyVerifier } from './api-keys.js';
+import { ANONYMOUS, type ChannelRole, type Principal } from '../core/types.js';
 
 export type Credentials = { kind: 'none' } | { kind: 'token'; token: string } | { kind: 'malformed' };
 
-/** Reads `Authorization: Bearer <key>` or `Basic base64(any:key)` (conda's user:key@host, .netrc). */
-export function credentialsFrom(authorization: string | undefined): Credentials {
-  if (authorization === undefined || authorization.trim() === '') return { kind: 'none' };
+/**
+ * Reads `Authorization: Bearer <key>` (pixi, rattler, micromamba),
+ * `Basic base64(any:key)` (conda's user:key@host, .netrc), or else a key
+ * from conda's `/t/<key>/…` URL prefix.
+ */
+export function credentialsFrom(authorization: string | undefined, urlToken?: string | null): Credentials {
+  if (authorization === undefined || authorization.trim() === '') {
+    return urlToken ? { kind: 'token', token: urlToken } : { kind: 'none' };
+  }
   const m = /^\s*(\S+)\s+(\S+)\s*$/.exec(authorization);
   if (!m) return { kind: 'malformed' };
   const scheme = m[1]!.toLowerCase();
@@ -23,12 +30,46 @@ export function credentialsFrom(authorization: string | undefined): Credentials 
   return { kind: 'malformed' };
 }
 
-/** The principal for credentials, or null when credentials were given and are not valid. */
-export async function principalFor(creds: Credentials, verifier: ApiKeyVerifier): Promise<Principal | null> {
-  if (creds.kind === 'none') return ANONYMOUS;
-  if (creds.kind === 'malformed') return null;
-  const verified = await verifier.verify(creds.token);
-  if (!verified) return null;
-  const { key, user } = verified;
-  return { kind: 'user', user, key: { id: key.id, accessMode: key.accessMode, channelId: key.channelId } };
+/** Counts failed authentications per client; see rest/auth-limiter.ts. */
+export interface FailureLimiter {
+  /** Seconds until the client may try again, or null when it may try now. */
+  blockedFor(client: string): number | null;
+  recordFailure(client: string): Promise<void>;
+}
+
+export type AuthOutcome =
+  | { ok: true; principal: Principal }
+  | { ok: false; reason: 'invalid' }
+  | { ok: false; reason: 'rate-limited'; retryAfterSeconds: number };
+
+export class Authenticator {
+  private limiter: FailureLimiter | null = null;
+
+  constructor(
+    private readonly verifier: ApiKeyVerifier,
+    private readonly rolesOf: (userId: number) => Promise<ReadonlyMap<number, ChannelRole>>,
+  ) {}
+
+  useLimiter(limiter: FailureLimiter): void {
+    this.limiter = limiter;
+  }
+
+  async authenticate(creds: Credentials, client: string): Promise<AuthOutcome> {
+    if (creds.kind === 'none') return { ok: true, principal: ANONYMOUS };
+    const blocked = this.limiter?.blockedFor(client) ?? null;
+    if (blocked !== null) return { ok: false, reason: 'rate-limited', retryAfterSeconds: blocked };
+    const verified = creds.kind === 'token' ? await this.verifier.verify(creds.token) : null;
+    if (!verified) {
+      await this.limiter?.recordFailure(client);
+      return { ok: false, reason: 'invalid' };
+    }
+    const { key, user } = verified;
+    return {
+      ok: true,
+      principal: {
+        kind: 'user', user, roles: await this.rolesOf(user.id),
+        key: { id: key.id, accessMode: key.accessMode, channelId: key.channelId },
+      },
+    };
+  }
 }

@@ -1,31 +1,53 @@
 // The one place that decides what a principal may do to a channel. REST,
 // GraphQL and file serving ask here and nowhere else.
 //
-// Today: public channels are readable by everyone; the channel's owner and
-// server admins may write. A key never grants more than its user has: its
-// access mode and channel scope only narrow that.
+// Users: server admins may do everything. On a channel, its owner and
+// members with role OWNER may do everything (settings, members, overwrite,
+// delete the channel); CONTRIBUTOR may read, upload, yank and delete files;
+// VIEWER may read. Public channels are readable by everyone.
+// Keys: a key acts as its user, narrowed by its access mode and, when it is
+// scoped to a channel, limited to that channel. A key never grants more
+// than its user has.
 import { Errors } from '../errors.js';
-import type { AccessMode, Channel, Principal, ReadScope } from '../core/types.js';
+import type { AccessMode, Channel, ChannelRole, Principal, ReadScope } from '../core/types.js';
 
 /** 'manage' = channel settings, members, deleting the channel. */
 export type ChannelAction = 'read' | 'upload' | 'force-upload' | 'yank' | 'delete' | 'reindex' | 'manage';
 
+const ROLE_ALLOWS: Record<ChannelRole, ReadonlySet<ChannelAction>> = {
+  OWNER: new Set(['read', 'upload', 'force-upload', 'yank', 'delete', 'reindex', 'manage']),
+  CONTRIBUTOR: new Set(['read', 'upload', 'yank', 'delete', 'reindex']),
+  VIEWER: new Set(['read']),
+};
+
+// READ_WRITE is prefix.dev's "read, upload, yank"; replacing a file
+// (force) destroys the old one, so it needs the delete right.
 const KEY_ALLOWS: Record<AccessMode, ReadonlySet<ChannelAction>> = {
   ALL: new Set(['read', 'upload', 'force-upload', 'yank', 'delete', 'reindex', 'manage']),
   READ: new Set(['read']),
-  READ_WRITE: new Set(['read', 'upload', 'force-upload', 'yank', 'reindex']),
+  READ_WRITE: new Set(['read', 'upload', 'yank', 'reindex']),
   READ_WRITE_DELETE: new Set(['read', 'upload', 'force-upload', 'yank', 'delete', 'reindex']),
 };
+
+/** The user's role on the channel (the owner counts as OWNER), or null. */
+export function roleOn(principal: Principal, channel: Channel): ChannelRole | null {
+  if (principal.kind !== 'user') return null;
+  if (principal.user.id === channel.ownerId) return 'OWNER';
+  return principal.roles.get(channel.id) ?? null;
+}
 
 function userMay(principal: Principal, action: ChannelAction, channel: Channel): boolean {
   if (action === 'read' && channel.isPublic) return true;
   if (principal.kind !== 'user') return false;
-  return principal.user.isAdmin || principal.user.id === channel.ownerId;
+  if (principal.user.isAdmin) return true;
+  const role = roleOn(principal, channel);
+  return role !== null && ROLE_ALLOWS[role].has(action);
 }
 
 function keyMay(principal: Principal, action: ChannelAction, channel: Channel): boolean {
   if (principal.kind !== 'user' || principal.key === null) return true;
   const { accessMode, channelId } = principal.key;
+  // Elsewhere a scoped key is worth what no key is: public reads.
   if (channelId !== null && channelId !== channel.id) return action === 'read' && channel.isPublic;
   return KEY_ALLOWS[accessMode].has(action);
 }
@@ -34,25 +56,38 @@ export function can(principal: Principal, action: ChannelAction, channel: Channe
   return userMay(principal, action, channel) && keyMay(principal, action, channel);
 }
 
-/** Throws the error a client should see: 401 for anonymous, 404 for hidden reads, 403 otherwise. */
+/**
+ * Throws what a client should see: 401 (with a Bearer challenge) for
+ * anonymous callers, 404 for reads an authenticated caller may not make (a
+ * private channel's existence is not revealed), 403 for other refusals.
+ */
 export function assertCan(principal: Principal, action: ChannelAction, channel: Channel): void {
   if (can(principal, action, channel)) return;
   if (principal.kind === 'anonymous') throw new Errors.UNAUTHENTICATED();
-  if (action === 'read') throw new Errors.CHANNEL_NOT_FOUND(`channel '${channel.name}' not found`);
+  if (!can(principal, 'read', channel)) throw new Errors.CHANNEL_NOT_FOUND(`channel '${channel.name}' not found`);
   throw new Errors.FORBIDDEN(`you may not ${action.replace('-', ' ')} in channel '${channel.name}'`);
 }
 
-/** Which channels a principal's listings may show. */
+/** Which channels a principal's listings may show (mirrors `can(…, 'read', …)`). */
 export function readScope(principal: Principal): ReadScope {
   if (principal.kind !== 'user') return { all: false, userId: null, onlyChannelId: null };
   if (principal.user.isAdmin && (principal.key === null || principal.key.channelId === null)) return { all: true };
-  return { all: false, userId: principal.user.id, onlyChannelId: principal.key?.channelId ?? null };
+  return { all: false, userId: principal.user.id, onlyChannelId: principal.key?.channelId ?? null, admin: principal.user.isAdmin };
 }
 
 /** How a principal may manage a channel (GraphQL channelManageAccess). */
 export function manageAccess(principal: Principal, channel: Channel): 'ADMIN' | 'CHANNEL_ROLE' | 'NONE' {
   if (!can(principal, 'manage', channel)) return 'NONE';
-  return principal.kind === 'user' && principal.user.isAdmin ? 'ADMIN' : 'CHANNEL_ROLE';
+  return principal.kind === 'user' && principal.user.isAdmin && roleOn(principal, channel) !== 'OWNER' ? 'ADMIN' : 'CHANNEL_ROLE';
+}
+
+/**
+ * Account-level actions (creating channels, minting/revoking keys) need the
+ * user's full rights: a narrowed key must not mint a broader one.
+ */
+export function mayManageAccount(principal: Principal): boolean {
+  if (principal.kind !== 'user') return false;
+  return principal.key === null || (principal.key.channelId === null && principal.key.accessMode === 'ALL');
 }
 
 export function requireUser(principal: Principal): Extract<Principal, { kind: 'user' }> {

@@ -16,6 +16,7 @@ const USAGE = `usage:
   channeld key revoke --user LOGIN --name NAME [--data DIR]
   channeld channel create NAME --owner LOGIN [--private] [--data DIR]
   channeld reindex CHANNEL [SUBDIR] [--data DIR]
+  channeld audit [--limit N] [--channel NAME] [--data DIR]
 
 Configuration also comes from CHANNELD_* environment variables (see README).`;
 
@@ -30,6 +31,8 @@ const OPTIONS = {
   owner: { type: 'string' },
   private: { type: 'boolean' },
   description: { type: 'string' },
+  limit: { type: 'string' },
+  channel: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -79,7 +82,7 @@ async function run(core: Core, _config: Config, command: string, sub: string | u
     if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
     return v;
   };
-  const verb = command === 'reindex' ? 'reindex' : `${command} ${sub ?? ''}`;
+  const verb = command === 'reindex' || command === 'audit' ? command : `${command} ${sub ?? ''}`;
   switch (verb) {
     case 'user create': {
       const login = rest[0];
@@ -131,6 +134,14 @@ async function run(core: Core, _config: Config, command: string, sub: string | u
         process.stdout.write(`${channel.name}/${subdir}: ${r.added} added, ${r.dropped} dropped${r.refused.length ? `, ${r.refused.length} refused` : ''}\n`);
         for (const f of r.refused) process.stdout.write(`  refused ${f.filename}: ${f.reason}\n`);
       }
+      return;
+    }
+    case 'audit': {
+      const limit = typeof values.limit === 'string' ? Number(values.limit) : 100;
+      if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a positive integer');
+      const events = await core.audit.list({ limit, channel: typeof values.channel === 'string' ? values.channel : null });
+      // One JSON object per line, newest first: easy to grep or feed to jq.
+      for (const e of events) process.stdout.write(`${JSON.stringify({ ...e, at: new Date(e.at).toISOString() })}\n`);
       return;
     }
     default:

@@ -6,6 +6,7 @@ import type { ChannelUpdate, Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { channelKey } from '../storage/keys.js';
+import type { AuditLog } from './audit.js';
 import { validateChannelName } from './conda-names.js';
 import type { Channel, ChannelMember, ChannelRole, Principal, SubdirRef } from './types.js';
 
@@ -30,9 +31,10 @@ export class ChannelService {
     private readonly repos: Repositories,
     private readonly store: ObjectStore,
     private readonly indexer: ChannelIndexer,
+    private readonly audit: AuditLog,
   ) {}
 
-  async create(name: string, ownerId: number, opts: { isPublic: boolean } & ChannelSettings): Promise<Channel> {
+  async create(name: string, ownerId: number, opts: { isPublic: boolean } & ChannelSettings, actor: Principal | null = null): Promise<Channel> {
     validateChannelName(name);
     checkText(opts);
     const channel = await this.repos.channels.create({
@@ -43,6 +45,7 @@ export class ChannelService {
     });
     if (!channel) throw new Errors.CONFLICT(`channel '${name}' already exists`);
     await this.indexer.indexNow({ channelId: channel.id, channel: channel.name, subdir: 'noarch' });
+    await this.audit.record(actor, 'channel.created', { channel: channel.name, details: { isPublic: channel.isPublic } });
     return channel;
   }
 
@@ -70,6 +73,10 @@ export class ChannelService {
     if (settings.channelRelationOverrides !== undefined) update.relationOverridesId = await this.relationId(settings.channelRelationOverrides, channel.id);
     const updated = await this.repos.channels.update(channel.id, update);
     if (!updated) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
+    if (updated.isPublic !== channel.isPublic) {
+      await this.audit.record(principal, 'channel.visibility', { channel: name, details: { isPublic: updated.isPublic } });
+    }
+    await this.audit.record(principal, 'channel.updated', { channel: name, details: settings });
     return updated;
   }
 
@@ -80,6 +87,7 @@ export class ChannelService {
     // No index rewrite may recreate files in the folder after it is gone.
     await this.indexer.forgetChannel(channel.id);
     await this.store.deleteFolder(channelKey(channel.name));
+    await this.audit.record(principal, 'channel.deleted', { channel: channel.name });
     return channel;
   }
 
@@ -94,6 +102,7 @@ export class ChannelService {
     const stored: ChannelRole = role === 'MEMBER' ? 'VIEWER' : role;
     await this.repos.channels.setMember(channel.id, user.id, stored);
     const member = (await this.repos.channels.members(channel.id)).find((m) => m.userId === user.id)!;
+    await this.audit.record(principal, 'member.added', { channel: channel.name, target: login, details: { role: stored } });
     return member;
   }
 
@@ -102,6 +111,7 @@ export class ChannelService {
     const member = (await this.repos.channels.members(channel.id)).find((m) => m.login === login);
     if (!member) throw new Errors.NOT_FOUND(`'${login}' is not a member of channel '${channelName}'`);
     await this.repos.channels.removeMember(channel.id, member.userId);
+    await this.audit.record(principal, 'member.removed', { channel: channel.name, target: login });
     return member;
   }
 

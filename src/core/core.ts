@@ -6,11 +6,13 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { ApiKeyVerifier } from '../auth/api-keys.js';
+import { Authenticator } from '../auth/authenticate.js';
 import type { Config } from '../config.js';
 import type { Repositories } from '../db/repositories.js';
 import { createSqliteRepositories, sqliteFile } from '../db/sqlite/index.js';
 import { Indexer } from '../indexer/indexer.js';
 import { FsObjectStore } from '../storage/fs-object-store.js';
+import { AuditLog } from './audit.js';
 import { CatalogService } from './catalog.js';
 import { ChannelService } from './channels.js';
 import { PackageService } from './packages.js';
@@ -22,7 +24,9 @@ export interface Core {
   repos: Repositories;
   store: FsObjectStore;
   verifier: ApiKeyVerifier;
+  auth: Authenticator;
   users: UserService;
+  audit: AuditLog;
   channels: ChannelService;
   catalog: CatalogService;
   packages: PackageService;
@@ -44,18 +48,21 @@ export function createCore(config: Config, log: FastifyBaseLogger): Core {
     pollMs: config.indexPollMs,
     owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
   });
+  const audit = new AuditLog(repos.audit);
   let closed = false;
   return {
     config,
     repos,
     store,
     verifier,
+    auth: new Authenticator(verifier, (userId) => repos.channels.rolesOfUser(userId)),
     tempDir,
     indexer,
-    users: new UserService(repos, verifier),
-    channels: new ChannelService(repos, store, indexer),
+    users: new UserService(repos, verifier, audit),
+    audit,
+    channels: new ChannelService(repos, store, indexer, audit),
     catalog: new CatalogService(repos.catalog),
-    packages: new PackageService(repos, store, indexer, { tempDir, maxUploadBytes: config.maxUploadBytes }),
+    packages: new PackageService(repos, store, indexer, audit, { tempDir, maxUploadBytes: config.maxUploadBytes }),
     async startBackground() {
       await recover(repos, store, tempDir, log);
       indexer.start();

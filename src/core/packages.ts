@@ -19,6 +19,7 @@ import { buildRecord, canonicalJson } from '../indexer/repodata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
 import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateSubdir } from './conda-names.js';
+import type { AuditLog } from './audit.js';
 import { hashFile } from './hash-file.js';
 import { ingestToTemp, type IngestedFile } from './ingest.js';
 import type { Channel, PackageFile, PackageRow, Principal, SubdirRef } from './types.js';
@@ -53,6 +54,7 @@ export class PackageService {
     private readonly repos: Repositories,
     private readonly store: ObjectStore,
     private readonly indexer: IndexNotifier,
+    private readonly audit: AuditLog,
     private readonly opts: { tempDir: string; maxUploadBytes: number },
   ) {}
 
@@ -144,6 +146,9 @@ export class PackageService {
       await this.repos.packages.commitUpload(channel.id, subdir, parsed.filename);
       reserved = null;
       this.indexer.notify({ channelId: channel.id, channel: channel.name, subdir });
+      await this.audit.record(principal, 'package.uploaded', {
+        channel: channel.name, target: `${subdir}/${parsed.filename}`, details: { sha256: file.sha256, replaced: existing !== null },
+      });
       return {
         channel: channel.name, subdir, filename: parsed.filename, sha256: file.sha256, md5: file.md5,
         sizeBytes: file.sizeBytes, replaced: existing !== null,
@@ -162,6 +167,7 @@ export class PackageService {
     const deleted = await this.repos.packages.delete(channel.id, subdir, filename);
     if (!deleted) throw new Errors.PACKAGE_NOT_FOUND(`${subdir}/${filename} not found in channel '${channelName}'`);
     this.indexer.notify({ channelId: channel.id, channel: channel.name, subdir });
+    await this.audit.record(principal, 'package.deleted', { channel: channel.name, target: `${subdir}/${filename}` });
   }
 
   /**
@@ -175,6 +181,11 @@ export class PackageService {
     const missing = await this.repos.packages.setYanked(refs, reason, hidden);
     if (missing) throw new Errors.PACKAGE_NOT_FOUND(`${missing.subdir}/${missing.filename} not found in channel '${channelName}'`);
     this.notifySubdirs(channel, refs);
+    for (const r of refs) {
+      await this.audit.record(principal, reason === null ? 'package.unyanked' : 'package.yanked', {
+        channel: channel.name, target: `${r.subdir}/${r.filename}`, details: reason === null ? null : { reason, hidden },
+      });
+    }
   }
 
   /** Deletes variants in one transaction; files go once the index no longer lists them. */
@@ -184,6 +195,7 @@ export class PackageService {
     const missing = await this.repos.packages.deleteMany(refs);
     if (missing) throw new Errors.PACKAGE_NOT_FOUND(`${missing.subdir}/${missing.filename} not found in channel '${channelName}'`);
     this.notifySubdirs(channel, refs);
+    for (const r of refs) await this.audit.record(principal, 'package.deleted', { channel: channel.name, target: `${r.subdir}/${r.filename}` });
   }
 
   private refsOf(channel: Channel, entries: Array<{ subdir: string; filename: string }>) {

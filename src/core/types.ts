@@ -109,6 +109,8 @@ export type Principal =
   | {
       kind: 'user';
       user: User;
+      /** The user's roles by channel id (members table; channel ownership is on the channel). */
+      roles: ReadonlyMap<number, ChannelRole>;
       /** The key used, when the request came with one. */
       key: { id: number; accessMode: AccessMode; channelId: number | null } | null;
     };
@@ -181,4 +183,24 @@ export interface Page<T> {
 }
 
 /** What a principal may see in listings: everything (admin) or public + own + member channels. */
-export type ReadScope = { all: true } | { all: false; userId: number | null; onlyChannelId: number | null };
+export type ReadScope =
+  | { all: true }
+  | { all: false; userId: number | null; onlyChannelId: number | null; admin?: boolean };
+
+export type AuditAction =
+  | 'key.created' | 'key.revoked' | 'key.deleted'
+  | 'package.uploaded' | 'package.deleted' | 'package.yanked' | 'package.unyanked'
+  | 'channel.created' | 'channel.deleted' | 'channel.visibility' | 'channel.updated'
+  | 'member.added' | 'member.removed';
+
+export interface AuditEvent {
+  id: number;
+  at: number;
+  actorUserId: number | null;
+  actorLogin: string | null;
+  actorKeyId: number | null;
+  action: AuditAction;
+  channel: string | null;
+  target: string | null;
+  details: unknown;
+}

@@ -2,7 +2,8 @@
 import { mintKey, type ApiKeyVerifier } from '../auth/api-keys.js';
 import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
-import { ACCESS_MODES, type AccessMode, type ApiKey, type User } from './types.js';
+import type { AuditLog } from './audit.js';
+import { ACCESS_MODES, type AccessMode, type ApiKey, type Principal, type User } from './types.js';
 
 const LOGIN_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,38}$/;
 const KEY_NAME_RE = /^[^\x00-\x1f]{1,100}$/;
@@ -17,7 +18,11 @@ export interface NewKeyRequest {
 }
 
 export class UserService {
-  constructor(private readonly repos: Repositories, private readonly verifier: ApiKeyVerifier) {}
+  constructor(
+    private readonly repos: Repositories,
+    private readonly verifier: ApiKeyVerifier,
+    private readonly audit: AuditLog,
+  ) {}
 
   async create(login: string, isAdmin: boolean): Promise<User> {
     if (!LOGIN_RE.test(login)) {
@@ -34,7 +39,7 @@ export class UserService {
   }
 
   /** Mints a key; the token is returned here and never again. */
-  async createKey(user: User, req: NewKeyRequest): Promise<{ token: string; key: ApiKey }> {
+  async createKey(user: User, req: NewKeyRequest, actor: Principal | null = null): Promise<{ token: string; key: ApiKey }> {
     if (!KEY_NAME_RE.test(req.name)) throw new Errors.BAD_REQUEST('a key name must be 1 to 100 printable characters');
     const accessMode = req.accessMode ?? 'ALL';
     if (!ACCESS_MODES.includes(accessMode)) throw new Errors.BAD_REQUEST(`unknown access mode ${JSON.stringify(accessMode)}`);
@@ -51,25 +56,30 @@ export class UserService {
       description: req.description ?? null, accessMode, channelId, expiresAt: req.expiresAt,
     });
     if (!key) throw new Errors.CONFLICT(`you already have a key named '${req.name}'`);
+    await this.audit.record(actor, 'key.created', {
+      channel: req.channelName ?? null, target: `${user.login}/${req.name}`, details: { accessMode, expiresAt: req.expiresAt },
+    });
     return { token: minted.token, key };
   }
 
-  async revokeKey(user: User, name: string): Promise<void> {
+  async revokeKey(user: User, name: string, actor: Principal | null = null): Promise<void> {
     const key = (await this.repos.apiKeys.listForUser(user.id)).find((k) => k.name === name && k.revokedAt === null);
     if (!key || !(await this.repos.apiKeys.revoke(user.id, name))) {
       throw new Errors.NOT_FOUND(`no active key named '${name}'`);
     }
     this.verifier.forget(key.lookupId);
+    await this.audit.record(actor, 'key.revoked', { target: `${user.login}/${name}` });
   }
 
   async listKeys(user: User): Promise<ApiKey[]> {
     return this.repos.apiKeys.listForUser(user.id);
   }
 
-  async deleteKey(user: User, name: string): Promise<void> {
+  async deleteKey(user: User, name: string, actor: Principal | null = null): Promise<void> {
     const lookupId = await this.repos.apiKeys.delete(user.id, name);
     if (lookupId === null) throw new Errors.NOT_FOUND(`no key named '${name}'`);
     this.verifier.forget(lookupId);
+    await this.audit.record(actor, 'key.deleted', { target: `${user.login}/${name}` });
   }
 
   /** First start: with no users at all, create `admin` and return its one-time key. */

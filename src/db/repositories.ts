@@ -2,7 +2,7 @@
 // Methods are async so a PostgreSQL adapter fits later; SQLite adapters do
 // their work synchronously inside, one transaction per method.
 import type {
-  BackgroundJob, ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow as PackageRowT, PageRequest, ReadScope, UserFilter,
+  AuditEvent, BackgroundJob, ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow as PackageRowT, PageRequest, ReadScope, UserFilter,
 } from '../core/types.js';
 import type {
   AccessMode, ApiKey, Channel, ChannelMember, ChannelRole, PackageFile, PackageRef, PackageRow, PendingFileDeletion, SubdirRef, SubdirState, User,
@@ -50,6 +50,8 @@ export interface ChannelRepository {
   setMember(channelId: number, userId: number, role: ChannelRole): Promise<void>;
   removeMember(channelId: number, userId: number): Promise<boolean>;
   sizeBytes(channelId: number): Promise<number>;
+  /** A user's member roles by channel id. */
+  rolesOfUser(userId: number): Promise<Map<number, ChannelRole>>;
 }
 
 export interface NewApiKey {
@@ -197,6 +199,12 @@ export interface JobRepository {
   update(id: string, patch: Partial<Pick<BackgroundJob, 'status' | 'processedCount' | 'failedCount' | 'errorMessage' | 'results' | 'completedAt' | 'totalCount'>>): Promise<void>;
 }
 
+export interface AuditRepository {
+  record(event: Omit<AuditEvent, 'id'>): Promise<void>;
+  /** Newest first. */
+  list(opts: { limit: number; channel?: string | null; action?: string | null }): Promise<AuditEvent[]>;
+}
+
 export interface Repositories {
   users: UserRepository;
   channels: ChannelRepository;
@@ -205,5 +213,6 @@ export interface Repositories {
   indexState: IndexStateRepository;
   catalog: CatalogRepository;
   jobs: JobRepository;
+  audit: AuditRepository;
   close(): void;
 }

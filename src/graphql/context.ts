@@ -2,13 +2,13 @@
 // module), the core, the public base URL, and per-request batch loaders.
 import DataLoader from 'dataloader';
 import type { FastifyRequest } from 'fastify';
-import { credentialsFrom, principalFor } from '../auth/authenticate.js';
 import type { PackageFacts } from '../core/catalog.js';
 import type { Core } from '../core/core.js';
 import type { Channel, PackageRow, Principal, User } from '../core/types.js';
 import { ANONYMOUS } from '../core/types.js';
 import type { PackageKey, PackageListRow } from '../db/repositories.js';
 import { packageKeyString } from '../db/sqlite/catalog.js';
+import { authenticate } from '../rest/principal.js';
 
 export interface GqlContext {
   core: Core;
@@ -54,6 +54,7 @@ function loaders(core: Core): RequestLoaders {
 export async function buildContext(core: Core, request: FastifyRequest): Promise<GqlContext> {
   // A bad or missing key is not an HTTP error on GraphQL: the caller is
   // anonymous (viewer: null), which is how pixi/rattler validate a token.
-  const principal = (await principalFor(credentialsFrom(request.headers.authorization), core.verifier)) ?? ANONYMOUS;
+  const outcome = await authenticate(request, core);
+  const principal = outcome.ok ? outcome.principal : ANONYMOUS;
   return { core, principal, baseUrl: `${request.protocol}://${request.host}`, batch: loaders(core) };
 }

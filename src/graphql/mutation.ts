@@ -1,5 +1,6 @@
 // Mutation root: thin over core; every check is the core's (and policy's).
-import { requireUser } from '../auth/policy.js';
+import { mayManageAccount, requireUser } from '../auth/policy.js';
+import { Errors } from '../errors.js';
 import type { AccessMode, ChannelMember, ChannelRole } from '../core/types.js';
 import type { GqlContext } from './context.js';
 import { parseDateTime, type ApiKeyObj, type MemberObj } from './shapes.js';
@@ -25,30 +26,39 @@ function memberObj(m: ChannelMember, channel: MemberObj['channel']): MemberObj {
   return { username: m.login, channel, role: m.role, isOwner: m.userId === channel.ownerId };
 }
 
+/** The signed-in user, when the request carries the user's full rights. */
+function accountUser(ctx: GqlContext) {
+  const { user } = requireUser(ctx.principal);
+  if (!mayManageAccount(ctx.principal)) {
+    throw new Errors.FORBIDDEN('this API key is scoped to a channel or an access mode; use an unscoped ALL key for account changes');
+  }
+  return user;
+}
+
 export const Mutation = {
   async createApiKey(_: unknown, args: { name: string; description?: string | null; expiresAt?: string | null; accessMode?: AccessMode | null; channelName?: string | null }, ctx: GqlContext): Promise<ApiKeyObj> {
-    const { user } = requireUser(ctx.principal);
+    const user = accountUser(ctx);
     const expiresAt = args.expiresAt ? parseDateTime(args.expiresAt) : Date.now() + DEFAULT_KEY_LIFETIME_MS;
     const { token, key } = await ctx.core.users.createKey(user, {
       name: args.name, description: args.description ?? null, expiresAt,
       accessMode: args.accessMode ?? 'ALL', channelName: args.channelName ?? null,
-    });
+    }, ctx.principal);
     return { ...key, token };
   },
 
   async revokeApiKey(_: unknown, args: { name: string }, ctx: GqlContext) {
-    await ctx.core.users.revokeKey(requireUser(ctx.principal).user, args.name);
+    await ctx.core.users.revokeKey(accountUser(ctx), args.name, ctx.principal);
     return true;
   },
 
   async deleteApiKey(_: unknown, args: { name: string }, ctx: GqlContext) {
-    await ctx.core.users.deleteKey(requireUser(ctx.principal).user, args.name);
+    await ctx.core.users.deleteKey(accountUser(ctx), args.name, ctx.principal);
     return true;
   },
 
   async createChannel(_: unknown, args: ChannelArgs, ctx: GqlContext) {
-    const { user } = requireUser(ctx.principal);
-    const channel = await ctx.core.channels.create(args.name, user.id, { ...args, isPublic: args.isPublic ?? true });
+    const user = accountUser(ctx);
+    const channel = await ctx.core.channels.create(args.name, user.id, { ...args, isPublic: args.isPublic ?? true }, ctx.principal);
     return { channel };
   },
 

@@ -47,6 +47,8 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     }
     if (status >= 400 && status < 500) request.log.info({ code, status, message }, 'request refused');
     if (status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
+    const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    if (status === 429 && typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
     // If we answer before reading the whole body (413, 401 on upload), don't
     // let the connection drain gigabytes we will throw away.
     if (!request.raw.complete) reply.header('connection', 'close');

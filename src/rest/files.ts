@@ -31,7 +31,8 @@ function acceptsGzip(request: FastifyRequest): boolean {
 
 export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Promise<void> {
   const { core } = opts;
-  const repodataCache = `public, max-age=${core.config.repodataMaxAgeSeconds}`;
+  // Private channels must not be kept by shared caches.
+  const cacheScope = (c: Channel) => (c.isPublic ? 'public' : 'private');
 
   async function readableChannel(request: FastifyRequest, name: string): Promise<Channel> {
     const channel = await core.channels.byName(name);
@@ -60,7 +61,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
         path: core.store.localPath(indexKey(channel.name, subdir, state.indexedRevision, variant)),
         etag: `"${state.repodataSha256}${gzip ? '-gzip' : ''}"`,
         contentType: 'application/json',
-        cacheControl: repodataCache,
+        cacheControl: `${cacheScope(channel)}, max-age=${core.config.repodataMaxAgeSeconds}`,
         vary: 'Accept-Encoding',
         ...(gzip ? { contentEncoding: 'gzip' } : {}),
       });
@@ -78,7 +79,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
       etag: `"${row.sha256}"`,
       contentType: 'application/octet-stream',
       // Not immutable: an owner may replace a file with ?force=true.
-      cacheControl: 'public, max-age=3600',
+      cacheControl: `${cacheScope(channel)}, max-age=3600`,
     });
   });
 }

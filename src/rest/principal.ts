@@ -1,21 +1,31 @@
 // Request → Principal, memoised per request. File serving only asks when a
 // channel is private, so anonymous reads of public channels cost nothing.
 import type { FastifyRequest } from 'fastify';
-import { credentialsFrom, principalFor } from '../auth/authenticate.js';
+import { credentialsFrom, type AuthOutcome } from '../auth/authenticate.js';
 import type { Core } from '../core/core.js';
 import type { Principal } from '../core/types.js';
 import { Errors } from '../errors.js';
 
-const memo = new WeakMap<FastifyRequest, Promise<Principal | null>>();
+const memo = new WeakMap<FastifyRequest, Promise<AuthOutcome>>();
+/** Keys that arrived in conda's /t/<key>/ URL prefix (see app.ts rewriteUrl). */
+export const urlTokens = new WeakMap<object, string>();
 
-/** The caller, or a 401 when credentials were sent but do not verify. */
-export async function principalOf(request: FastifyRequest, core: Core): Promise<Principal> {
+export function authenticate(request: FastifyRequest, core: Core): Promise<AuthOutcome> {
   let pending = memo.get(request);
   if (!pending) {
-    pending = principalFor(credentialsFrom(request.headers.authorization), core.verifier);
+    pending = core.auth.authenticate(credentialsFrom(request.headers.authorization, urlTokens.get(request.raw)), request.ip);
     memo.set(request, pending);
   }
-  const principal = await pending;
-  if (principal === null) throw new Errors.UNAUTHENTICATED('the API key is invalid, expired or revoked');
-  return principal;
+  return pending;
+}
+
+/** The caller; 401 when credentials were sent but do not verify, 429 after too many failures. */
+export async function principalOf(request: FastifyRequest, core: Core): Promise<Principal> {
+  const outcome = await authenticate(request, core);
+  if (outcome.ok) return outcome.principal;
+  if (outcome.reason === 'rate-limited') {
+    const err = new Errors.TOO_MANY_REQUESTS(`too many failed authentications from this address; try again in ${outcome.retryAfterSeconds} s`);
+    throw Object.assign(err, { retryAfterSeconds: outcome.retryAfterSeconds });
+  }
+  throw new Errors.UNAUTHENTICATED('the API key is invalid, expired or revoked');
 }

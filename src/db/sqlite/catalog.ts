@@ -250,7 +250,9 @@ function scopeSql(scope: ReadScope, params: SqlParams): string {
   const parts = ['c.is_public = 1'];
   if (scope.userId !== null) {
     const uid = params.add(scope.userId);
-    let own = `(c.owner_id = ${uid} OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid}))`;
+    let own = scope.admin
+      ? '1'
+      : `(c.owner_id = ${uid} OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid}))`;
     if (scope.onlyChannelId !== null) own = `(${own} AND c.id = ${params.add(scope.onlyChannelId)})`;
     parts.push(own);
   }

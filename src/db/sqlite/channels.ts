@@ -31,6 +31,7 @@ export class SqliteChannelRepository implements ChannelRepository {
   private readonly upsertMember;
   private readonly deleteMemberStmt;
   private readonly selectSize;
+  private readonly selectRoles;
 
   constructor(db: SqliteDb) {
     const insert = db.prepare(
@@ -81,6 +82,8 @@ export class SqliteChannelRepository implements ChannelRepository {
       `INSERT INTO channel_members (channel_id, user_id, role, created_at) VALUES (@channelId, @userId, @role, @now)
        ON CONFLICT (channel_id, user_id) DO UPDATE SET role = excluded.role`);
     this.deleteMemberStmt = db.prepare<[number, number]>('DELETE FROM channel_members WHERE channel_id = ? AND user_id = ?');
+    this.selectRoles = db.prepare<[number], { channel_id: number; role: string }>(
+      'SELECT channel_id, role FROM channel_members WHERE user_id = ?');
     this.selectSize = db.prepare<[number], { n: number }>(
       'SELECT coalesce(sum(size_bytes), 0) AS n FROM packages WHERE channel_id = ?');
   }
@@ -139,5 +142,9 @@ export class SqliteChannelRepository implements ChannelRepository {
 
   async sizeBytes(channelId: number): Promise<number> {
     return this.selectSize.get(channelId)!.n;
+  }
+
+  async rolesOfUser(userId: number): Promise<Map<number, ChannelRole>> {
+    return new Map(this.selectRoles.all(userId).map((r) => [r.channel_id, r.role as ChannelRole]));
   }
 }

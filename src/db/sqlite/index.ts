@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { openSqlite } from '../database.js';
 import type { Repositories } from '../repositories.js';
 import { SqliteApiKeyRepository } from './api-keys.js';
+import { SqliteAuditRepository } from './audit.js';
 import { SqliteCatalogRepository } from './catalog.js';
 import { SqliteChannelRepository } from './channels.js';
 import { SqliteJobRepository } from './jobs.js';
@@ -28,6 +29,7 @@ export function createSqliteRepositories(file: string): Repositories {
     indexState: new SqliteIndexStateRepository(db, reader),
     catalog: new SqliteCatalogRepository(db),
     jobs: new SqliteJobRepository(db),
+    audit: new SqliteAuditRepository(db),
     close() {
       reader.close();
       db.close();

@@ -1,0 +1,34 @@
+import type { SqliteDb } from '../database.js';
+import type { AuditRepository } from '../repositories.js';
+import type { AuditAction, AuditEvent } from '../../core/types.js';
+
+interface AuditRow {
+  id: number; at: number; actor_user_id: number | null; actor_login: string | null; actor_key_id: number | null;
+  action: string; channel: string | null; target: string | null; details: string | null;
+}
+
+export class SqliteAuditRepository implements AuditRepository {
+  private readonly insert;
+  private readonly select;
+
+  constructor(db: SqliteDb) {
+    this.insert = db.prepare(
+      `INSERT INTO audit_events (at, actor_user_id, actor_login, actor_key_id, action, channel, target, details)
+       VALUES (@at, @actorUserId, @actorLogin, @actorKeyId, @action, @channel, @target, @details)`);
+    this.select = db.prepare<[string | null, string | null, number], AuditRow>(
+      `SELECT * FROM audit_events WHERE (?1 IS NULL OR channel = ?1) AND (?2 IS NULL OR action = ?2)
+       ORDER BY at DESC, id DESC LIMIT ?3`);
+  }
+
+  async record(e: Omit<AuditEvent, 'id'>): Promise<void> {
+    this.insert.run({ ...e, details: e.details === undefined || e.details === null ? null : JSON.stringify(e.details) });
+  }
+
+  async list(opts: { limit: number; channel?: string | null; action?: string | null }): Promise<AuditEvent[]> {
+    return this.select.all(opts.channel ?? null, opts.action ?? null, opts.limit).map((r) => ({
+      id: r.id, at: r.at, actorUserId: r.actor_user_id, actorLogin: r.actor_login, actorKeyId: r.actor_key_id,
+      action: r.action as AuditAction, channel: r.channel, target: r.target,
+      details: r.details === null ? null : JSON.parse(r.details),
+    }));
+  }
+}

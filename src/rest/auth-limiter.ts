@@ -1,0 +1,39 @@
+// Failed authentications are rate-limited per client address with
+// @fastify/rate-limit: each failure counts against a window; once a client
+// is over the limit it is refused (429) before any key is checked, until
+// the window ends. Successful requests never count.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FailureLimiter } from '../auth/authenticate.js';
+
+export interface AuthLimitOptions {
+  maxFailures: number;
+  windowMs: number;
+}
+
+export async function createAuthLimiter(app: FastifyInstance, opts: AuthLimitOptions): Promise<FailureLimiter> {
+  await app.register(rateLimit, { global: false });
+  const count = app.createRateLimit({
+    max: opts.maxFailures,
+    timeWindow: opts.windowMs,
+    keyGenerator: (req: FastifyRequest) => `auth-failure:${req.ip}`,
+  });
+  const blockedUntil = new Map<string, number>();
+  return {
+    blockedFor(client) {
+      const until = blockedUntil.get(client);
+      if (until === undefined) return null;
+      const left = until - Date.now();
+      if (left > 0) return Math.ceil(left / 1000);
+      blockedUntil.delete(client);
+      return null;
+    },
+    async recordFailure(client) {
+      const result = await count({ ip: client } as FastifyRequest);
+      if (!result.isAllowed && result.isExceeded) {
+        blockedUntil.set(client, Date.now() + result.ttl);
+        if (blockedUntil.size > 100_000) blockedUntil.clear(); // bounded under address-spraying
+      }
+    },
+  };
+}
