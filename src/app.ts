@@ -34,6 +34,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     requestTimeout: 0,
     bodyLimit: 1 << 20,
     return503OnClosing: true,
+    // A request Node cannot parse (e.g. the client closed before sending
+    // Content-Length bytes) still gets our error format, if anyone listens.
+    clientErrorHandler: (err, socket) => {
+      const body = JSON.stringify({ error: 'BAD_REQUEST', message: 'the request was malformed or ended early' });
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      } else {
+        socket.destroy(err);
+      }
+    },
     forceCloseConnections: 'idle',
     trustProxy: config.trustProxy,
     // conda sends keys as a URL prefix: /t/<key>/<channel>/<subdir>/<file>.
@@ -62,9 +72,17 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       await core.startBackground();
     });
   }
-  // In-flight requests have finished by now (Fastify waits for them); then
-  // the indexer drains and the database closes.
+  // On close Fastify stops accepting and waits for in-flight requests; a
+  // keep-alive connection that goes idle after its upload finishes would
+  // otherwise hold the close open until its keep-alive timeout.
+  let idleSweep: NodeJS.Timeout | null = null;
+  app.addHook('preClose', async () => {
+    idleSweep = setInterval(() => app.server.closeIdleConnections(), 200);
+  });
+  // In-flight requests have finished by now; then the indexer drains and the
+  // database closes.
   app.addHook('onClose', async () => {
+    if (idleSweep) clearInterval(idleSweep);
     await core.close();
   });
   return app;

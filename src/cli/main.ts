@@ -51,8 +51,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  const config = loadConfig(process.env, { host: values.host, port: values.port, dataDir: values.data });
   const [command, sub, ...rest] = positionals;
+  const known = ['serve', 'reindex', 'audit', 'user create', 'key create', 'key revoke', 'channel create'];
+  if (!known.includes(command!) && !known.includes(`${command} ${sub}`)) {
+    // Checked before anything opens the data folder: a typo creates nothing.
+    process.stderr.write(`channeld: unknown command: ${[command, sub].filter(Boolean).join(' ')}\n${USAGE}\n`);
+    return 2;
+  }
+  const config = loadConfig(process.env, { host: values.host, port: values.port, dataDir: values.data });
   if (command === 'serve') return serve(config);
 
   const core = createCore(config, cliLogger(config));

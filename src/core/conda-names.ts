@@ -71,6 +71,7 @@ export const RESERVED_CHANNEL_NAMES: ReadonlySet<string> = new Set([
   'settings',
   'channels',
   'graphql',
+  'graphiql',
   'metrics',
   'favicon.ico',
   'robots.txt',

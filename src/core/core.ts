@@ -65,6 +65,9 @@ export function createCore(config: Config, log: FastifyBaseLogger): Core {
     packages: new PackageService(repos, store, indexer, audit, { tempDir, maxUploadBytes: config.maxUploadBytes }),
     async startBackground() {
       await recover(repos, store, tempDir, log);
+      // Bring every index up to date before the first request: after a crash
+      // no acknowledged upload may be missing from what is served.
+      for (const ref of await repos.indexState.dirty()) await indexer.indexNow(ref);
       indexer.start();
     },
     async close() {

@@ -1,7 +1,8 @@
-// A cost limit so one request cannot ask for the whole database: every
-// field costs 1, and a paged field multiplies what is under it by its
-// `limit` (default page size when absent). Depth is limited separately by
-// mercurius' queryDepth.
+// Limits so one request cannot ask for the whole database: a cost limit
+// (every field costs 1, and a paged field multiplies what is under it by its
+// `limit`, the default page size when absent) and a depth limit that does
+// not count introspection (the standard introspection query is 15 deep, and
+// GraphiQL and code generators must be able to run it).
 import {
   GraphQLError, Kind, type FieldNode, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext,
   type ValidationRule, type ValueNode,
@@ -54,6 +55,43 @@ export function costLimitRule(variables: Record<string, unknown>, max = MAX_QUER
         const cost = costOf(node.selectionSet, new Set());
         if (cost > max) {
           context.reportError(new GraphQLError(`query is too expensive (cost ${cost} > ${max}); ask for smaller pages`, { nodes: [node], extensions: { code: 'BAD_USER_INPUT' } }));
+        }
+      },
+    };
+  };
+}
+
+export const MAX_QUERY_DEPTH = 12;
+
+export function depthLimitRule(max = MAX_QUERY_DEPTH): ValidationRule {
+  return (context: ValidationContext) => {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const def of context.getDocument().definitions) {
+      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    }
+    const depthOf = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
+      if (!set) return 0;
+      let deepest = 0;
+      for (const sel of set.selections) {
+        let d = 0;
+        if (sel.kind === Kind.FIELD) {
+          if (sel.name.value.startsWith('__')) continue;
+          d = sel.selectionSet ? 1 + depthOf(sel.selectionSet, seen) : 0;
+        } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+          d = depthOf(sel.selectionSet, seen);
+        } else if (!seen.has(sel.name.value)) {
+          d = depthOf(fragments.get(sel.name.value)?.selectionSet, new Set([...seen, sel.name.value]));
+        }
+        deepest = Math.max(deepest, d);
+        if (deepest > max) return deepest;
+      }
+      return deepest;
+    };
+    return {
+      OperationDefinition(node) {
+        const depth = depthOf(node.selectionSet, new Set());
+        if (depth > max) {
+          context.reportError(new GraphQLError(`query depth ${depth} is over the limit of ${max}`, { nodes: [node], extensions: { code: 'BAD_USER_INPUT' } }));
         }
       },
     };

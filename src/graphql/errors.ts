@@ -16,7 +16,17 @@ export function graphqlCode(status: number): string {
 
 export function formatErrors(execution: ExecutionResult, log: FastifyBaseLogger): { statusCode: number; response: ExecutionResult } {
   let statusCode = 200;
-  const errors = (execution.errors ?? []).map((err) => {
+  // mercurius wraps the validation errors of a refused query in one error;
+  // the client needs each of them (cost, depth, unknown field, bad literal).
+  const flat = (execution.errors ?? []).flatMap((err) => {
+    const inner = (err.originalError as { errors?: unknown } | undefined)?.errors;
+    if (Array.isArray(inner) && inner.every((e) => e instanceof GraphQLError)) {
+      statusCode = 400;
+      return inner as GraphQLError[];
+    }
+    return [err];
+  });
+  const errors = flat.map((err) => {
     const original = err.originalError;
     if (original && isAppError(original)) {
       return new GraphQLError(original.message, {

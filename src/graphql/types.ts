@@ -2,7 +2,7 @@
 // Package.variants, Package.versions) are batched by mercurius loaders
 // (loaders.ts); per-package facts go through per-request DataLoaders.
 import { GraphQLScalarType, Kind, valueFromASTUntyped } from 'graphql';
-import { can } from '../auth/policy.js';
+import { can, roleOn } from '../auth/policy.js';
 import type { BackgroundJob, Channel, User } from '../core/types.js';
 import type { GqlContext } from './context.js';
 import { pageRequest } from '../core/catalog.js';
@@ -84,6 +84,8 @@ export const typeResolvers = {
     notices: () => [],
     oidcPublishers: () => [],
     async channelMembers(c: ChannelObj, _: unknown, ctx: GqlContext): Promise<MemberObj[]> {
+      // Who has access is for those who have access, not for every reader of a public channel.
+      if (roleOn(ctx.principal, c) === null && !(ctx.principal.kind === 'user' && ctx.principal.user.isAdmin)) return [];
       const owner = await ctx.batch.user.load(c.ownerId);
       const members = await ctx.core.channels.members(c);
       const list: MemberObj[] = owner ? [{ username: owner.login, channel: c, role: 'OWNER', isOwner: true }] : [];

@@ -29,7 +29,8 @@ export async function createAuthLimiter(app: FastifyInstance, opts: AuthLimitOpt
       return null;
     },
     async recordFailure(client) {
-      const result = await count({ ip: client } as FastifyRequest);
+      // The limiter reads only the key (from ip) and route config (none here).
+      const result = await count({ ip: client, routeOptions: { config: {} } } as unknown as FastifyRequest);
       if (!result.isAllowed && result.isExceeded) {
         blockedUntil.set(client, Date.now() + result.ttl);
         if (blockedUntil.size > 100_000) blockedUntil.clear(); // bounded under address-spraying

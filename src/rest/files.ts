@@ -13,7 +13,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { assertCan } from '../auth/policy.js';
 import type { Core } from '../core/core.js';
-import { parsePackageFilename, validateSubdir } from '../core/conda-names.js';
+import { parsePackageFilename, RESERVED_CHANNEL_NAMES, validateSubdir } from '../core/conda-names.js';
 import type { Channel } from '../core/types.js';
 import { Errors } from '../errors.js';
 import { indexKey, packageKey } from '../storage/keys.js';
@@ -35,7 +35,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
   const cacheScope = (c: Channel) => (c.isPublic ? 'public' : 'private');
 
   async function readableChannel(request: FastifyRequest, name: string): Promise<Channel> {
-    const channel = await core.channels.byName(name);
+    const channel = RESERVED_CHANNEL_NAMES.has(name) ? null : await core.channels.byName(name);
     if (!channel) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
     if (!channel.isPublic) assertCan(await principalOf(request, core), 'read', channel);
     return channel;

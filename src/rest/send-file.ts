@@ -56,9 +56,13 @@ export async function sendStoredFile(request: FastifyRequest, reply: FastifyRepl
   if (result.type === 'error') {
     const status = (result.metadata as { error?: { status?: number } }).error?.status ?? 500;
     if (status === 404) throw new Errors.NOT_FOUND('file not found');
-    if (status === 416 || status === 412) {
-      return reply.code(status).headers(result.headers).send({ error: status === 416 ? 'RANGE_NOT_SATISFIABLE' : 'PRECONDITION_FAILED', message: status === 416 ? 'the requested range is not satisfiable' : 'precondition failed' });
+    if (status === 416) {
+      // Only Content-Range carries over: send's other headers describe its HTML error page.
+      const contentRange = result.headers['Content-Range'];
+      if (typeof contentRange === 'string') reply.header('content-range', contentRange);
+      return reply.code(416).send({ error: 'RANGE_NOT_SATISFIABLE', message: 'the requested range is not satisfiable' });
     }
+    if (status === 412) return reply.code(412).send({ error: 'PRECONDITION_FAILED', message: 'the file changed since If-Unmodified-Since' });
     throw (result.metadata as { error?: Error }).error ?? new Error('send failed');
   }
   common(reply.code(result.statusCode).headers(result.headers));
