@@ -55,6 +55,7 @@ export interface VerifiedKey {
 export class ApiKeyVerifier {
   private readonly cache = new Map<string, CacheEntry>();
   private dummyHash: Promise<string> | null = null;
+  private readonly inFlight = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly keys: ApiKeyRepository,
@@ -73,11 +74,7 @@ export class ApiKeyVerifier {
       key !== null && cached !== undefined && cached.untilMs > now && cached.secretHash === key.secretHash &&
       timingSafeEqual(cached.digest, digest);
     if (!cacheHit) {
-      // Unknown lookup ids still pay for one argon2 verify, so timing does not
-      // tell whether a key exists.
-      const hash = key?.secretHash ?? (await this.getDummyHash());
-      const ok = await argon2.verify(hash, parsed.canonical).catch(() => false);
-      if (!ok || !key) return null;
+      if (!(await this.checkSecret(parsed.canonical, digest, key)) || !key) return null;
       this.cache.set(parsed.lookupId, { digest, secretHash: key.secretHash, untilMs: now + this.cacheTtlMs });
     }
     if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
@@ -88,6 +85,25 @@ export class ApiKeyVerifier {
     if (!user) return null;
     if (key.lastUsedAt === null || now - key.lastUsedAt > TOUCH_EVERY_MS) await this.keys.touch(key.id, now);
     return { key, user };
+  }
+
+  /**
+   * One argon2 verify per distinct token at a time: 50 parallel first
+   * requests with a new key share one check instead of queueing 50. Unknown
+   * lookup ids still pay for a verify, so timing does not tell whether a
+   * key exists.
+   */
+  private checkSecret(canonical: string, digest: Buffer, key: ApiKey | null): Promise<boolean> {
+    const id = `${digest.toString('hex')}:${key?.secretHash ?? ''}`;
+    let pending = this.inFlight.get(id);
+    if (!pending) {
+      pending = (async () => {
+        const hash = key?.secretHash ?? (await this.getDummyHash());
+        return argon2.verify(hash, canonical).catch(() => false);
+      })().finally(() => this.inFlight.delete(id));
+      this.inFlight.set(id, pending);
+    }
+    return pending;
   }
 
   forget(lookupId: string): void {

@@ -54,19 +54,31 @@ export async function serve(config: Config): Promise<number> {
 }
 
 function claimPidFile(file: string): boolean {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
-      try {
-        process.kill(pid, 0);
-        return false; // alive
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') return false;
-      }
+  // Created exclusively, so two servers started together cannot both win.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-  } catch {
-    // no pid file
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return false;
+    fs.rmSync(file, { force: true }); // left by a server that died
   }
-  fs.writeFileSync(file, `${process.pid}\n`);
-  return true;
+  return false;
+}
+
+/** Is a channeld server running as `pid`? (A reused pid of another program does not count.) */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('channeld');
+  } catch {
+    return true; // no /proc: trust the signal check
+  }
 }

@@ -152,6 +152,13 @@ export class Indexer {
       // Someone else is writing it; the poll brings us back if it stays dirty.
       return false;
     }
+    // Nothing to do when a rewrite (ours, or another process's) already
+    // covers the latest revision: the poll and notify may both point here.
+    const before = await this.repos.indexState.get(ref.channelId, ref.subdir);
+    if (before === null || before.indexedRevision >= before.revision) {
+      await this.repos.indexState.releaseLease(ref, this.opts.owner);
+      return false;
+    }
     const started = process.hrtime.bigint();
     let revision: number;
     let written: { sha256: string; sizeBytes: number };
