@@ -11,6 +11,8 @@ export interface Config {
   logLevel: string;
   /** How long the indexer waits after a change before rewriting, to coalesce bursts. */
   indexDebounceMs: number;
+  /** How long the indexer waits before rebuilding changed shards and the shard index. */
+  shardDebounceMs: number;
   /** How often the indexer looks for changes made by other processes (CLI, replicas). */
   indexPollMs: number;
   /** How long a verified API key is remembered (argon2 skipped; revocation still checked). */
@@ -61,6 +63,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     maxUploadBytes: intFrom(env.CHANNELD_MAX_UPLOAD_BYTES, 'CHANNELD_MAX_UPLOAD_BYTES', 2 * GiB, 1),
     logLevel: env.CHANNELD_LOG_LEVEL ?? 'info',
     indexDebounceMs: intFrom(env.CHANNELD_INDEX_DEBOUNCE_MS, 'CHANNELD_INDEX_DEBOUNCE_MS', 100),
+    shardDebounceMs: intFrom(env.CHANNELD_SHARD_DEBOUNCE_MS, 'CHANNELD_SHARD_DEBOUNCE_MS', 5),
     indexPollMs: intFrom(env.CHANNELD_INDEX_POLL_MS, 'CHANNELD_INDEX_POLL_MS', 500, 10),
     keyCacheTtlMs: intFrom(env.CHANNELD_KEY_CACHE_TTL_MS, 'CHANNELD_KEY_CACHE_TTL_MS', 5 * 60_000),
     repodataMaxAgeSeconds: intFrom(env.CHANNELD_REPODATA_MAX_AGE, 'CHANNELD_REPODATA_MAX_AGE', 60),

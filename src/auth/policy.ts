@@ -58,13 +58,13 @@ export function can(principal: Principal, action: ChannelAction, channel: Channe
 
 /**
  * Throws what a client should see: 401 (with a Bearer challenge) for
- * anonymous callers, 404 for reads an authenticated caller may not make (a
- * private channel's existence is not revealed), 403 for other refusals.
+ * anonymous callers; for authenticated ones 404 on reads (a private
+ * channel's existence is not revealed) and 403 on writes.
  */
 export function assertCan(principal: Principal, action: ChannelAction, channel: Channel): void {
   if (can(principal, action, channel)) return;
   if (principal.kind === 'anonymous') throw new Errors.UNAUTHENTICATED();
-  if (!can(principal, 'read', channel)) throw new Errors.CHANNEL_NOT_FOUND(`channel '${channel.name}' not found`);
+  if (action === 'read') throw new Errors.CHANNEL_NOT_FOUND(`channel '${channel.name}' not found`);
   throw new Errors.FORBIDDEN(`you may not ${action.replace('-', ' ')} in channel '${channel.name}'`);
 }
 

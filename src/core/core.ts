@@ -18,6 +18,7 @@ import { ChannelService } from './channels.js';
 import { PackageService } from './packages.js';
 import { recover } from './recovery.js';
 import { UserService } from './users.js';
+import { sortVersionsDesc } from './versions.js';
 
 export interface Core {
   config: Config;
@@ -45,7 +46,9 @@ export function createCore(config: Config, log: FastifyBaseLogger): Core {
   const verifier = new ApiKeyVerifier(repos.apiKeys, repos.users, config.keyCacheTtlMs);
   const indexer = new Indexer(repos, store, log.child({ component: 'indexer' }), {
     debounceMs: config.indexDebounceMs,
+    shardDebounceMs: config.shardDebounceMs,
     pollMs: config.indexPollMs,
+    newestFirst: sortVersionsDesc,
     owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
   });
   const audit = new AuditLog(repos.audit);

@@ -15,6 +15,7 @@ import { assertCan } from '../auth/policy.js';
 import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import { readPackageMetadata } from '../indexer/package-reader.js';
+import { postInstallFlags } from '../indexer/channeldata.js';
 import { buildRecord, canonicalJson } from '../indexer/repodata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
@@ -127,6 +128,7 @@ export class PackageService {
         aboutJson: meta.aboutJson === null ? null : JSON.stringify(meta.aboutJson),
         runExportsJson: meta.runExportsJson === null ? null : JSON.stringify(meta.runExportsJson),
         recordJson: canonicalJson(buildRecord(meta.indexJson, { md5: ingested.md5, sha256: ingested.sha256, size: ingested.sizeBytes })),
+        postInstallJson: JSON.stringify(postInstallFlags(meta.paths)),
         uploadedBy: principal.kind === 'user' ? principal.user.id : null,
       };
       const existing = await this.repos.packages.get(channel.id, subdir, parsed.filename);
@@ -283,6 +285,7 @@ export class PackageService {
       aboutJson: meta.aboutJson === null ? null : JSON.stringify(meta.aboutJson),
       runExportsJson: meta.runExportsJson === null ? null : JSON.stringify(meta.runExportsJson),
       recordJson: canonicalJson(buildRecord(meta.indexJson, { md5: hashes.md5, sha256: hashes.sha256, size: hashes.sizeBytes })),
+      postInstallJson: JSON.stringify(postInstallFlags(meta.paths)),
       uploadedBy: null,
     };
   }

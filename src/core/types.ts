@@ -71,6 +71,8 @@ export interface PackageFile {
   runExportsJson: string | null;
   /** The repodata record, canonical JSON, computed once at upload. */
   recordJson: string;
+  /** CEP-38 install-script flags from info/paths.json (JSON), for channeldata.json. */
+  postInstallJson?: string | null;
   uploadedBy: number | null;
 }
 
@@ -94,6 +96,8 @@ export interface SubdirState extends SubdirRef {
   repodataSha256: string | null;
   repodataSize: number | null;
   indexedAt: number | null;
+  shardsRevision: number;
+  shardIndexSha256: string | null;
 }
 
 export interface PendingFileDeletion {

@@ -1,5 +1,6 @@
 // Users and their API keys.
 import { mintKey, type ApiKeyVerifier } from '../auth/api-keys.js';
+import { assertCan } from '../auth/policy.js';
 import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import type { AuditLog } from './audit.js';
@@ -48,6 +49,8 @@ export class UserService {
     if (req.channelName) {
       const channel = await this.repos.channels.byName(req.channelName);
       if (!channel) throw new Errors.CHANNEL_NOT_FOUND(`channel '${req.channelName}' not found`);
+      // A key scoped to a channel its user cannot see would only leak that the channel exists.
+      if (actor !== null) assertCan(actor, 'read', channel);
       channelId = channel.id;
     }
     const minted = await mintKey();

@@ -1,6 +1,7 @@
 // Repository interfaces: the only way core code reaches the database.
 // Methods are async so a PostgreSQL adapter fits later; SQLite adapters do
 // their work synchronously inside, one transaction per method.
+import type { ChanneldataAbout, ChanneldataVersion } from '../indexer/channeldata.js';
 import type {
   AuditEvent, BackgroundJob, ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow as PackageRowT, PageRequest, ReadScope, UserFilter,
 } from '../core/types.js';
@@ -111,7 +112,27 @@ export interface IndexSnapshot {
   /** Records in filename order, per map of repodata.json. Valid only until close(). */
   tarBz2: Iterable<{ filename: string; recordJson: string }>;
   conda: Iterable<{ filename: string; recordJson: string }>;
+  /** info/run_exports.json per package, in the same order. */
+  runExports: {
+    tarBz2: Iterable<{ filename: string; runExportsJson: string | null }>;
+    conda: Iterable<{ filename: string; runExportsJson: string | null }>;
+  };
+  /** Package names whose shard is stale at this revision. */
+  dirtyNames(): string[];
+  /** Every file of one name (live and yanked), for its shard. */
+  nameRows(name: string): Array<{ filename: string; recordJson: string; runExportsJson: string | null; yanked: boolean }>;
   close(): void;
+}
+
+export interface DirtySubdir extends SubdirRef {
+  needsIndex: boolean;
+  needsShards: boolean;
+}
+
+/** A rebuilt shard: the sha256 (hex) of its .msgpack.zst, or null when the name has no files left. */
+export interface ShardRow {
+  name: string;
+  sha256: string | null;
 }
 
 export interface IndexStateRepository {
@@ -120,12 +141,19 @@ export interface IndexStateRepository {
   get(channelId: number, subdir: string): Promise<SubdirState | null>;
   listForChannel(channelId: number): Promise<SubdirState[]>;
   /** Subdirs whose files lag behind the database. */
-  dirty(): Promise<SubdirRef[]>;
+  dirty(): Promise<DirtySubdir[]>;
   tryLease(ref: SubdirRef, owner: string, untilMs: number): Promise<boolean>;
   /** A consistent view of the subdir's records at one revision (a read snapshot). */
   snapshot(ref: SubdirRef): IndexSnapshot;
-  /** Records what was written, releases the lease, and returns files now safe to unlink. */
+  /** Points the subdir at a written repodata generation, releases the lease, returns files now safe to unlink. */
   finishIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string; sizeBytes: number; at: number }): Promise<PendingFileDeletion[]>;
+  /** Records rebuilt shards (older ones become superseded) and returns every live (name, sha256), by name. */
+  finishShards(ref: SubdirRef, written: { revision: number; shards: ShardRow[]; at: number }): Promise<Array<[string, string]>>;
+  /** Points the subdir at a written shard index; returns files now safe to unlink. */
+  publishShardIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string }): Promise<PendingFileDeletion[]>;
+  /** Shard files superseded more than a week ago. */
+  collectableShards(ref: SubdirRef, now: number): Promise<string[]>;
+  forgetShardFile(ref: SubdirRef, sha256: string): Promise<void>;
   releaseLease(ref: SubdirRef, owner: string): Promise<void>;
   forgetDeletions(ids: number[]): Promise<void>;
   /** Releases leases whose owners are dead (start-up). Returns how many. */
@@ -190,6 +218,10 @@ export interface CatalogRepository {
   newestVariantOfVersions(keys: Array<PackageKey & { version: string }>): Promise<PackageRowT[]>;
   /** Keyed by packageKeyString. */
   variantsPages(keys: PackageKey[], opts: VariantOptions, order: { field: VariantOrderField; direction: Direction } | null, page: PageRequest): Promise<Map<string, Page<PackageRowT>>>;
+  /** channeldata.json's input: every live (name, version) of a channel, aggregated over builds. */
+  channeldataVersions(channelId: number): Promise<ChanneldataVersion[]>;
+  /** about/index of the newest build of each wanted (name, version), by name. */
+  channeldataAbout(channelId: number, wanted: Array<{ name: string; version: string }>): Promise<Map<string, ChanneldataAbout>>;
   usersPage(filter: UserFilter | null, order: OrderBy<'LOGIN' | 'IS_ADMIN'> | null, page: PageRequest): Promise<Page<User>>;
 }
 

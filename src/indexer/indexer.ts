@@ -1,50 +1,63 @@
 // The background indexer: keeps every subdir's index files in line with the
-// database. The pure part (what repodata.json contains) is repodata.ts; this
-// file only schedules, coalesces and writes.
+// database. What the files contain is decided by pure modules (repodata.ts,
+// shards.ts, run-exports.ts, channeldata.ts); index-writer.ts writes them;
+// this file only schedules, coalesces and publishes.
 //
-// - Changes bump a subdir's revision in the database (in the same
-//   transaction as the change). notify() is the in-process fast path; a poll
-//   of dirty subdirs picks up changes made by other processes (the CLI).
-// - Bursts coalesce: the first change arms a debounce timer; changes during
-//   the timer or during a rewrite only mark the subdir for one more pass.
-// - A rewrite holds a lease on the subdir row, reads one snapshot, writes a
-//   new generation of files (repodata.json, repodata.json.gz) under
-//   _index/<revision>-…, then points the subdir at it. Serving reads the
-//   pointer, so the variants of one generation always agree and a reader
-//   never sees a half-written file.
-// - Package files whose rows were deleted are unlinked only after a
-//   generation that no longer lists them is live.
-import { Readable } from 'node:stream';
-import { createGzip } from 'node:zlib';
+// - Changes bump a subdir's revision and mark the changed package names in
+//   the same transaction. notify() is the in-process fast path; a poll of
+//   dirty subdirs picks up changes made by other processes (the CLI).
+// - Two passes per subdir: 'shards' (the changed names' shards and the shard
+//   index: kilobytes, run almost at once) and 'full' (repodata.json,
+//   run_exports.json and their .zst: coalesced over a debounce). Changes
+//   during a pass only mark the subdir for one more pass.
+// - A pass holds a lease on the subdir row, reads one snapshot, writes a new
+//   generation of files under _index/<revision>-…, then points the subdir at
+//   it. Serving reads the pointer, so the variants of one generation always
+//   agree and a reader never sees a half-written file.
+// - Package files whose rows were deleted are unlinked only once both kinds
+//   of index no longer list them; superseded shards live a week more.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Repositories } from '../db/repositories.js';
-import type { SubdirRef } from '../core/types.js';
+import type { PendingFileDeletion, SubdirRef } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { attestationKey, indexFolderKey, indexKey, packageKey } from '../storage/keys.js';
-import { repodataChunks } from './repodata.js';
+import { attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
+import { buildChanneldata, type ChanneldataVersion } from './channeldata.js';
+import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
 
 export interface IndexerOptions {
   debounceMs: number;
+  shardDebounceMs: number;
   pollMs: number;
   /** Identifies this process in lease rows. */
   owner: string;
   leaseMs?: number;
+  /** channeldata.json is rebuilt at most this often per channel. */
+  channeldataDebounceMs?: number;
+  /** Orders version strings newest first (conda order). */
+  newestFirst: (versions: string[]) => string[];
 }
 
-export const REPODATA_VARIANTS = ['repodata.json', 'repodata.json.gz'] as const;
+type Kind = 'shards' | 'full';
+interface Job { ref: SubdirRef; kind: Kind }
 
-const refKey = (ref: SubdirRef) => `${ref.channelId}/${ref.subdir}`;
+/** Variants of a generation and the pointer that keeps them alive. */
+const SHARD_VARIANTS = new Set(['repodata_shards.msgpack.zst']);
+
+const jobKey = (ref: SubdirRef, kind: Kind) => `${ref.channelId}/${ref.subdir}/${kind}`;
 
 export class Indexer {
-  private readonly timers = new Map<string, { timer: NodeJS.Timeout; ref: SubdirRef }>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; job: Job }>();
   private readonly running = new Map<string, Promise<void>>();
-  private readonly again = new Map<string, SubdirRef>();
+  private readonly again = new Map<string, Job>();
+  private readonly channeldataTimers = new Map<number, { timer: NodeJS.Timeout; channel: string }>();
   private pollTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  // Rewrites run one at a time: they share the snapshot connection, and on
-  // two cores parallel rewrites would only compete with request handling.
+  // Passes run one at a time: they share the snapshot connection, and on two
+  // cores parallel rewrites would only compete with request handling.
   private chain: Promise<unknown> = Promise.resolve();
+  /** Full rewrites done (tests and benchmarks read it). */
   rewrites = 0;
+  shardPasses = 0;
 
   constructor(
     private readonly repos: Repositories,
@@ -57,7 +70,10 @@ export class Indexer {
   start(): void {
     const poll = async () => {
       try {
-        for (const ref of await this.repos.indexState.dirty()) this.schedule(ref, 0);
+        for (const d of await this.repos.indexState.dirty()) {
+          if (d.needsShards) this.schedule({ ref: d, kind: 'shards' }, 0);
+          if (d.needsIndex) this.schedule({ ref: d, kind: 'full' }, 0);
+        }
       } catch (err) {
         this.log.error({ err }, 'indexer poll failed');
       }
@@ -68,166 +84,213 @@ export class Indexer {
   }
 
   notify(ref: SubdirRef): void {
-    this.schedule(ref, this.opts.debounceMs);
+    this.schedule({ ref, kind: 'shards' }, this.opts.shardDebounceMs);
+    this.schedule({ ref, kind: 'full' }, this.opts.debounceMs);
   }
 
-  /** Rewrites a subdir now and waits for it (CLI, channel creation, tests). */
+  /** Brings a subdir fully up to date now and waits for it (CLI, channel creation, start-up). */
   async indexNow(ref: SubdirRef): Promise<void> {
-    const key = refKey(ref);
-    const pending = this.timers.get(key);
-    if (pending) {
-      clearTimeout(pending.timer);
-      this.timers.delete(key);
+    for (const kind of ['shards', 'full'] as const) {
+      const key = jobKey(ref, kind);
+      const pending = this.timers.get(key);
+      if (pending) {
+        clearTimeout(pending.timer);
+        this.timers.delete(key);
+      }
+      await this.running.get(key);
+      await this.launch({ ref, kind });
     }
-    await this.running.get(key);
-    await this.launch(ref);
   }
 
-  /** Cancels pending rewrites of a (deleted) channel and waits for running ones. */
+  /** Cancels pending work on a (deleted) channel and waits for running work. */
   async forgetChannel(channelId: number): Promise<void> {
-    for (const [key, { timer, ref }] of this.timers) {
-      if (ref.channelId !== channelId) continue;
+    const prefix = `${channelId}/`;
+    for (const [key, { timer }] of this.timers) {
+      if (!key.startsWith(prefix)) continue;
       clearTimeout(timer);
       this.timers.delete(key);
     }
-    for (const key of this.again.keys()) if (key.startsWith(`${channelId}/`)) this.again.delete(key);
-    await Promise.all([...this.running].filter(([key]) => key.startsWith(`${channelId}/`)).map(([, p]) => p));
+    for (const key of this.again.keys()) if (key.startsWith(prefix)) this.again.delete(key);
+    const cd = this.channeldataTimers.get(channelId);
+    if (cd) clearTimeout(cd.timer);
+    this.channeldataTimers.delete(channelId);
+    await Promise.all([...this.running].filter(([key]) => key.startsWith(prefix)).map(([, p]) => p));
   }
 
-  /** Stops scheduling, flushes what is pending, and waits for every rewrite. */
+  /** Stops scheduling, flushes what is pending, and waits for every pass. */
   async drain(): Promise<void> {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
-    while (this.timers.size > 0 || this.running.size > 0) {
-      for (const [key, { timer, ref }] of this.timers) {
+    while (this.timers.size > 0 || this.running.size > 0 || this.channeldataTimers.size > 0) {
+      for (const [key, { timer, job }] of this.timers) {
         clearTimeout(timer);
         this.timers.delete(key);
-        void this.launch(ref);
+        void this.launch(job);
       }
-      await Promise.all(this.running.values());
+      for (const [channelId, { timer, channel }] of this.channeldataTimers) {
+        clearTimeout(timer);
+        this.channeldataTimers.delete(channelId);
+        this.chain = this.chain.then(() => this.writeChanneldata(channelId, channel));
+      }
+      await Promise.all([...this.running.values(), this.chain]);
     }
     this.closed = true;
   }
 
-  private schedule(ref: SubdirRef, delayMs: number): void {
+  private schedule(job: Job, delayMs: number): void {
     if (this.closed) return;
-    const key = refKey(ref);
+    const key = jobKey(job.ref, job.kind);
     if (this.running.has(key)) {
-      this.again.set(key, ref);
+      this.again.set(key, job);
       return;
     }
     if (this.timers.has(key)) return;
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      void this.launch(ref);
+      void this.launch(job);
     }, delayMs);
-    this.timers.set(key, { timer, ref });
+    this.timers.set(key, { timer, job });
   }
 
-  private launch(ref: SubdirRef): Promise<void> {
-    const key = refKey(ref);
+  private launch(job: Job): Promise<void> {
+    const key = jobKey(job.ref, job.kind);
     const run = this.chain
-      .then(() => this.rewrite(ref))
+      .then(() => (job.kind === 'shards' ? this.shardPass(job.ref) : this.fullPass(job.ref)))
       .then(
         (stillDirty) => {
-          if (stillDirty) this.again.set(key, ref);
+          if (stillDirty) this.again.set(key, job);
         },
-        (err: unknown) => this.log.error({ err, channel: ref.channel, subdir: ref.subdir }, 'index rewrite failed'),
+        (err: unknown) => this.log.error({ err, channel: job.ref.channel, subdir: job.ref.subdir, kind: job.kind }, 'index pass failed'),
       )
       .finally(() => {
         this.running.delete(key);
         const next = this.again.get(key);
         this.again.delete(key);
-        if (next) this.schedule(next, this.opts.debounceMs);
+        if (next) this.schedule(next, job.kind === 'shards' ? this.opts.shardDebounceMs : this.opts.debounceMs);
       });
     this.chain = run;
     this.running.set(key, run);
     return run;
   }
 
-  /** One rewrite. Returns true when the subdir changed meanwhile and needs another pass. */
-  private async rewrite(ref: SubdirRef): Promise<boolean> {
+  /** Runs `body` under the subdir's lease when the pass has work; returns true if more work came in meanwhile. */
+  private async leased(ref: SubdirRef, kind: Kind, body: () => Promise<PendingFileDeletion[]>): Promise<boolean> {
     const leaseMs = this.opts.leaseMs ?? 120_000;
     if (!(await this.repos.indexState.tryLease(ref, this.opts.owner, Date.now() + leaseMs))) {
-      // Someone else is writing it; the poll brings us back if it stays dirty.
-      return false;
+      return false; // someone else is writing it; the poll brings us back if it stays dirty
     }
-    // Nothing to do when a rewrite (ours, or another process's) already
-    // covers the latest revision: the poll and notify may both point here.
-    const before = await this.repos.indexState.get(ref.channelId, ref.subdir);
-    if (before === null || before.indexedRevision >= before.revision) {
-      await this.repos.indexState.releaseLease(ref, this.opts.owner);
-      return false;
-    }
-    const started = process.hrtime.bigint();
-    let revision: number;
-    let written: { sha256: string; sizeBytes: number };
-    let records = 0;
+    let deletions: PendingFileDeletion[] = [];
     try {
-      const snap = this.repos.indexState.snapshot(ref);
-      try {
-        revision = snap.revision;
-        const counted = {
-          tarBz2: countingIterable(snap.tarBz2, () => records++),
-          conda: countingIterable(snap.conda, () => records++),
-        };
-        written = await this.store.putStream(
-          indexKey(ref.channel, ref.subdir, revision, 'repodata.json'),
-          repodataChunks(ref.subdir, counted, snap.removed),
-        );
-        // Second pass over the same snapshot, so both variants hold the same bytes.
-        await this.store.putStream(
-          indexKey(ref.channel, ref.subdir, revision, 'repodata.json.gz'),
-          Readable.from(repodataChunks(ref.subdir, snap, snap.removed)).pipe(createGzip({ level: 6 })),
-        );
-      } finally {
-        snap.close();
-      }
-    } catch (err) {
+      // Nothing to do when a pass (ours, or another process's) already covers
+      // the latest revision: the poll and notify may both point here.
+      const state = await this.repos.indexState.get(ref.channelId, ref.subdir);
+      const done = state === null || (kind === 'full' ? state.indexedRevision : state.shardsRevision) >= state.revision;
+      if (!done) deletions = await body();
+    } finally {
       await this.repos.indexState.releaseLease(ref, this.opts.owner);
-      throw err;
     }
-    const deletions = await this.repos.indexState.finishIndex(ref, this.opts.owner, {
-      revision, sha256: written.sha256, sizeBytes: written.sizeBytes, at: Date.now(),
-    });
     for (const d of deletions) {
       await this.store.delete(packageKey(d.channel, d.subdir, d.filename));
       await this.store.delete(attestationKey(d.channel, d.subdir, d.filename));
     }
     await this.repos.indexState.forgetDeletions(deletions.map((d) => d.id));
-    await this.collectOldGenerations(ref, revision);
-    this.rewrites++;
-    const state = await this.repos.indexState.get(ref.channelId, ref.subdir);
-    this.log.info(
-      { channel: ref.channel, subdir: ref.subdir, revision, records, sizeBytes: written.sizeBytes,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6 },
-      'index written',
-    );
-    return state !== null && state.revision > revision;
+    const after = await this.repos.indexState.get(ref.channelId, ref.subdir);
+    return after !== null && (kind === 'full' ? after.indexedRevision : after.shardsRevision) < after.revision;
   }
 
-  /** Keeps the live generation and the one before it (a reader may have just looked it up). */
-  private async collectOldGenerations(ref: SubdirRef, live: number): Promise<void> {
-    const folder = indexFolderKey(ref.channel, ref.subdir);
-    const names = await this.store.list(folder);
-    const generations = [...new Set(names.map((n) => Number.parseInt(n, 10)).filter((g) => Number.isInteger(g)))]
-      .sort((a, b) => a - b);
-    const older = generations.filter((g) => g < live);
-    const keep = new Set([live, older.at(-1)]);
-    for (const name of names) {
-      const g = Number.parseInt(name, 10);
-      if (Number.isInteger(g) && g < live && !keep.has(g)) await this.store.delete(`${folder}/${name}`);
+  private shardPass(ref: SubdirRef): Promise<boolean> {
+    return this.leased(ref, 'shards', async () => {
+      const started = process.hrtime.bigint();
+      const snap = this.repos.indexState.snapshot(ref);
+      let revision: number;
+      let changed;
+      try {
+        revision = snap.revision;
+        changed = await writeShards(this.store, ref, snap);
+      } finally {
+        snap.close();
+      }
+      const now = Date.now();
+      const live = await this.repos.indexState.finishShards(ref, { revision, shards: changed, at: now });
+      const sha256 = await writeShardIndex(this.store, ref, revision, live);
+      const deletions = await this.repos.indexState.publishShardIndex(ref, this.opts.owner, { revision, sha256 });
+      for (const old of await this.repos.indexState.collectableShards(ref, now)) {
+        await this.store.delete(shardKey(ref.channel, ref.subdir, old));
+        await this.repos.indexState.forgetShardFile(ref, old);
+      }
+      await this.collectOldGenerations(ref);
+      this.shardPasses++;
+      this.log.debug({ channel: ref.channel, subdir: ref.subdir, revision, shards: changed.length, names: live.length,
+        durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'shards written');
+      return deletions;
+    });
+  }
+
+  private fullPass(ref: SubdirRef): Promise<boolean> {
+    return this.leased(ref, 'full', async () => {
+      const started = process.hrtime.bigint();
+      let records = 0;
+      const snap = this.repos.indexState.snapshot(ref);
+      let revision: number;
+      let written;
+      try {
+        revision = snap.revision;
+        written = await writeFull(this.store, ref, snap, () => records++);
+      } finally {
+        snap.close();
+      }
+      const deletions = await this.repos.indexState.finishIndex(ref, this.opts.owner, {
+        revision, sha256: written.sha256, sizeBytes: written.sizeBytes, at: Date.now(),
+      });
+      await this.collectOldGenerations(ref);
+      this.rewrites++;
+      this.scheduleChanneldata(ref);
+      this.log.info({ channel: ref.channel, subdir: ref.subdir, revision, records, sizeBytes: written.sizeBytes,
+        durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'index written');
+      return deletions;
+    });
+  }
+
+  private scheduleChanneldata(ref: SubdirRef): void {
+    if (this.closed || this.channeldataTimers.has(ref.channelId)) return;
+    const timer = setTimeout(() => {
+      this.channeldataTimers.delete(ref.channelId);
+      this.chain = this.chain.then(() => this.writeChanneldata(ref.channelId, ref.channel));
+    }, this.opts.channeldataDebounceMs ?? 1000);
+    this.channeldataTimers.set(ref.channelId, { timer, channel: ref.channel });
+  }
+
+  private async writeChanneldata(channelId: number, channel: string): Promise<void> {
+    try {
+      const versions: ChanneldataVersion[] = await this.repos.catalog.channeldataVersions(channelId);
+      const json = buildChanneldata(versions, this.opts.newestFirst, (wanted) => this.repos.catalog.channeldataAbout(channelId, wanted));
+      await this.store.putStream(channeldataKey(channel), [await json]);
+    } catch (err) {
+      this.log.error({ err, channel }, 'channeldata.json write failed');
     }
   }
-}
 
-function countingIterable<T>(source: Iterable<T>, onItem: () => void): Iterable<T> {
-  return {
-    *[Symbol.iterator]() {
-      for (const item of source) {
-        onItem();
-        yield item;
+  /** Per variant, keeps the live generation and the one before it (a reader may have just looked it up). */
+  private async collectOldGenerations(ref: SubdirRef): Promise<void> {
+    const state = await this.repos.indexState.get(ref.channelId, ref.subdir);
+    if (!state) return;
+    const folder = indexFolderKey(ref.channel, ref.subdir);
+    const byVariant = new Map<string, number[]>();
+    for (const name of await this.store.list(folder)) {
+      const m = /^(\d+)-(.+)$/.exec(name);
+      if (!m) continue;
+      const base = m[2]!.replace(/\.gz$/, '');
+      byVariant.set(base, [...(byVariant.get(base) ?? []), Number(m[1])]);
+    }
+    for (const [variant, gens] of byVariant) {
+      const live = SHARD_VARIANTS.has(variant) ? state.shardsRevision : state.indexedRevision;
+      const older = gens.filter((g) => g < live).sort((a, b) => a - b);
+      const keep = new Set([live, older.at(-1)]);
+      for (const g of new Set(gens)) {
+        if (g >= live || keep.has(g)) continue;
+        await this.store.delete(`${folder}/${g}-${variant}`);
+        await this.store.delete(`${folder}/${g}-${variant}.gz`);
       }
-    },
-  };
+    }
+  }
 }

@@ -15,6 +15,8 @@ export interface PackageMetadata {
   indexJson: Record<string, unknown>;
   aboutJson: Record<string, unknown> | null;
   runExportsJson: unknown | null;
+  /** info/paths.json's `paths` (for channeldata's install-script flags), or null. */
+  paths: Array<Record<string, unknown>> | null;
 }
 
 const MiB = 1024 * 1024;
@@ -27,7 +29,7 @@ const MAX_SCAN_BYTES = 256 * MiB;
 const MAX_ZSTD_WINDOW_BYTES = 128 * MiB;
 const STOP = Symbol('stop decoding');
 type EntryStream = ExtractEvents['entry'][1];
-const WANTED = ['info/index.json', 'info/about.json', 'info/run_exports.json'];
+const WANTED = ['info/index.json', 'info/about.json', 'info/run_exports.json', 'info/paths.json'];
 
 function invalid(message: string, cause?: unknown): Error {
   const err = new Errors.INVALID_PACKAGE(message);
@@ -378,9 +380,12 @@ export async function readPackageMetadata(filePath: string, format: PackageForma
   // A broken about.json or run_exports.json costs the package its extra metadata, not its upload.
   const about = parseJsonOrNull(files.get('info/about.json'));
   const runExports = parseJsonOrNull(files.get('info/run_exports.json'));
+  const paths = parseJsonOrNull(files.get('info/paths.json'));
+  const pathList = isObject(paths) && Array.isArray(paths.paths) ? (paths.paths as unknown[]).filter(isObject) : null;
   return {
     indexJson,
     aboutJson: isObject(about) ? about : null,
     runExportsJson: typeof runExports === 'object' ? runExports : null,
+    paths: pathList,
   };
 }

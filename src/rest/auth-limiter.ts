@@ -13,8 +13,10 @@ export interface AuthLimitOptions {
 
 export async function createAuthLimiter(app: FastifyInstance, opts: AuthLimitOptions): Promise<FailureLimiter> {
   await app.register(rateLimit, { global: false });
+  // The limiter allows `max` hits and reports the next one as exceeded; the
+  // failure that reaches maxFailures is the one that must lock the client out.
   const count = app.createRateLimit({
-    max: opts.maxFailures,
+    max: Math.max(0, opts.maxFailures - 1),
     timeWindow: opts.windowMs,
     keyGenerator: (req: FastifyRequest) => `auth-failure:${req.ip}`,
   });

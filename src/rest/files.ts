@@ -1,22 +1,29 @@
-// Channel serving: GET/HEAD /<channel>/<subdir>/repodata.json and
-// /<channel>/<subdir>/<package file>.
+// Channel serving, every index format modern clients read:
+//   /<channel>/<subdir>/repodata_shards.msgpack.zst, …/shards/<sha256>.msgpack.zst (CEP-16)
+//   /<channel>/<subdir>/repodata.json (+ gzip), repodata.json.zst, run_exports.json(.zst)
+//   /<channel>/<subdir>/<package file>, /<channel>/channeldata.json
 //
-//   conda:   GET …/repodata.json (If-None-Match / If-Modified-Since), then packages
-//   rattler: GET …/repodata.json with Accept-Encoding: gzip; packages by
-//            suffix Range (bytes=-65536) + If-Range with the ETag
-//   mamba:   HEAD probes; 200 means "use it"
+//   rattler/pixi: GET repodata_shards.msgpack.zst first (404 → falls back, and
+//            caches that 404: so it exists from a channel's first moment), then
+//            shards by hash; else HEAD repodata.json.zst, then repodata.json
+//            with Accept-Encoding: gzip; packages by suffix Range (bytes=-65536)
+//            + If-Range with the ETag
+//   conda:   GET repodata.json.zst (If-None-Match), then repodata.json
+//   mamba:   HEAD probes; 200 means "use it"; a variant we don't write is 404
 //
 // Only committed packages are served (a file on storage without its row —
-// an upload in flight, a crash leftover — is 404), and repodata comes from
-// the subdir's live index generation, so every variant a client sees is
-// whole and agrees with the others.
+// an upload in flight, a crash leftover — is 404), and index files come from
+// the subdir's live generation, so every variant a client sees is whole and
+// agrees with the others.
+import fs from 'node:fs';
+import { createGzip } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { assertCan } from '../auth/policy.js';
 import type { Core } from '../core/core.js';
 import { parsePackageFilename, RESERVED_CHANNEL_NAMES, validateSubdir } from '../core/conda-names.js';
 import type { Channel } from '../core/types.js';
 import { Errors } from '../errors.js';
-import { indexKey, packageKey } from '../storage/keys.js';
+import { channeldataKey, indexKey, packageKey, shardKey } from '../storage/keys.js';
 import { principalOf } from './principal.js';
 import { sendStoredFile } from './send-file.js';
 
@@ -41,29 +48,59 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
     return channel;
   }
 
-  app.get<FileRoute>('/:channel/:subdir/:filename', async (request, reply) => {
-    const { subdir, filename } = request.params;
-    const channel = await readableChannel(request, request.params.channel);
+  // Index files of a subdir's live generation. Their ETags derive from the
+  // content hash the database keeps, so they are strong and the same on
+  // every replica.
+  const GENERATION_FILES: Record<string, { contentType: string; etagSuffix: string }> = {
+    'repodata.json': { contentType: 'application/json', etagSuffix: '' },
+    'repodata.json.zst': { contentType: 'application/zstd', etagSuffix: '-zst' },
+    'run_exports.json': { contentType: 'application/json', etagSuffix: '-run-exports' },
+    'run_exports.json.zst': { contentType: 'application/zstd', etagSuffix: '-run-exports-zst' },
+  };
+
+  async function liveState(channel: Channel, subdir: string) {
     try {
       validateSubdir(subdir);
     } catch {
       throw new Errors.NOT_FOUND(`no subdir '${subdir}' in channel '${channel.name}'`);
     }
+    const state = await core.repos.indexState.get(channel.id, subdir);
+    if (!state) throw new Errors.NOT_FOUND(`no subdir '${subdir}' in channel '${channel.name}'`);
+    return state;
+  }
 
-    if (filename === 'repodata.json') {
-      const state = await core.repos.indexState.get(channel.id, subdir);
-      if (!state || state.indexedRevision === 0 || state.repodataSha256 === null) {
-        throw new Errors.NOT_FOUND(`no subdir '${subdir}' in channel '${channel.name}'`);
+  app.get<FileRoute>('/:channel/:subdir/:filename', async (request, reply) => {
+    const { subdir, filename } = request.params;
+    const channel = await readableChannel(request, request.params.channel);
+    const state = await liveState(channel, subdir);
+    const maxAge = `${cacheScope(channel)}, max-age=${core.config.repodataMaxAgeSeconds}`;
+
+    const generationFile = GENERATION_FILES[filename];
+    if (generationFile) {
+      if (state.indexedRevision === 0 || state.repodataSha256 === null) {
+        throw new Errors.NOT_FOUND(`no ${filename} yet in '${channel.name}/${subdir}'`);
       }
-      const gzip = acceptsGzip(request);
-      const variant = gzip ? 'repodata.json.gz' : 'repodata.json';
+      const gzip = filename === 'repodata.json' && acceptsGzip(request);
+      const key = indexKey(channel.name, subdir, state.indexedRevision, filename);
       return sendStoredFile(request, reply, {
-        path: core.store.localPath(indexKey(channel.name, subdir, state.indexedRevision, variant)),
-        etag: `"${state.repodataSha256}${gzip ? '-gzip' : ''}"`,
-        contentType: 'application/json',
-        cacheControl: `${cacheScope(channel)}, max-age=${core.config.repodataMaxAgeSeconds}`,
-        vary: 'Accept-Encoding',
+        path: gzip ? await gzipped(key) : core.store.localPath(key),
+        etag: `"${state.repodataSha256}${generationFile.etagSuffix}${gzip ? '-gzip' : ''}"`,
+        contentType: generationFile.contentType,
+        cacheControl: maxAge,
+        ...(filename === 'repodata.json' ? { vary: 'Accept-Encoding' } : {}),
         ...(gzip ? { contentEncoding: 'gzip' } : {}),
+      });
+    }
+
+    if (filename === 'repodata_shards.msgpack.zst') {
+      if (state.shardsRevision === 0 || state.shardIndexSha256 === null) {
+        throw new Errors.NOT_FOUND(`no shard index yet in '${channel.name}/${subdir}'`);
+      }
+      return sendStoredFile(request, reply, {
+        path: core.store.localPath(indexKey(channel.name, subdir, state.shardsRevision, filename)),
+        etag: `"${state.shardIndexSha256}"`,
+        contentType: 'application/zstd',
+        cacheControl: maxAge,
       });
     }
 
@@ -82,4 +119,56 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
       cacheControl: `${cacheScope(channel)}, max-age=3600`,
     });
   });
+
+  // CEP-16 shards: content-addressed, so cacheable forever.
+  app.get<{ Params: { channel: string; subdir: string; file: string } }>('/:channel/:subdir/shards/:file', async (request, reply) => {
+    const { subdir, file } = request.params;
+    const channel = await readableChannel(request, request.params.channel);
+    await liveState(channel, subdir);
+    const m = /^([0-9a-f]{64})\.msgpack\.zst$/.exec(file);
+    if (!m) throw new Errors.NOT_FOUND(`no shard '${file}'`);
+    const key = shardKey(channel.name, subdir, m[1]!);
+    if ((await core.store.stat(key)) === null) throw new Errors.NOT_FOUND(`no shard '${file}'`);
+    return sendStoredFile(request, reply, {
+      path: core.store.localPath(key),
+      etag: `"${m[1]}"`,
+      contentType: 'application/zstd',
+      cacheControl: `${cacheScope(channel)}, max-age=31536000, immutable`,
+    });
+  });
+
+  // CEP-38 channeldata.json at the channel root.
+  app.get<{ Params: { channel: string } }>('/:channel/channeldata.json', async (request, reply) => {
+    const channel = await readableChannel(request, request.params.channel);
+    const key = channeldataKey(channel.name);
+    const stat = await core.store.stat(key);
+    if (stat === null) throw new Errors.NOT_FOUND(`no channeldata.json yet in '${channel.name}'`);
+    return sendStoredFile(request, reply, {
+      path: core.store.localPath(key),
+      etag: stat.etag,
+      contentType: 'application/json',
+      cacheControl: `${cacheScope(channel)}, max-age=${core.config.repodataMaxAgeSeconds}`,
+    });
+  });
+
+  // gzip of a generation's repodata.json, made on the first request that
+  // wants it (modern clients fetch .zst or shards; compressing every
+  // generation up front would cost seconds on a large subdir). One
+  // compression per file however many requests arrive together.
+  const compressing = new Map<string, Promise<string>>();
+  function gzipped(key: string): Promise<string> {
+    const gzKey = `${key}.gz`;
+    let pending = compressing.get(gzKey);
+    if (!pending) {
+      pending = (async () => {
+        if ((await core.store.stat(gzKey)) === null) {
+          const source = fs.createReadStream(core.store.localPath(key), { highWaterMark: 1 << 20 });
+          await core.store.putStream(gzKey, source.pipe(createGzip({ level: 6 })));
+        }
+        return core.store.localPath(gzKey);
+      })().finally(() => compressing.delete(gzKey));
+      compressing.set(gzKey, pending);
+    }
+    return pending;
+  }
 }

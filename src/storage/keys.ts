@@ -23,3 +23,11 @@ export const attestationKey = (channel: string, subdir: string, filename: string
 export const indexFolderKey = (channel: string, subdir: string): string => `${subdirKey(channel, subdir)}/_index`;
 export const indexKey = (channel: string, subdir: string, generation: number, variant: string): string =>
   `${indexFolderKey(channel, subdir)}/${generation}-${part(variant)}`;
+/** Content-addressed shard files (CEP-16): <subdir>/shards/<sha256>.msgpack.zst. */
+export const shardFolderKey = (channel: string, subdir: string): string => `${subdirKey(channel, subdir)}/shards`;
+export const shardKey = (channel: string, subdir: string, sha256: string): string => {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${JSON.stringify(sha256)}`);
+  return `${shardFolderKey(channel, subdir)}/${sha256}.msgpack.zst`;
+};
+/** channeldata.json (CEP-38) at the channel root. */
+export const channeldataKey = (channel: string): string => `${part(channel)}/channeldata.json`;

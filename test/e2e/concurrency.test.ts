@@ -99,7 +99,8 @@ describe('concurrent uploads', () => {
     for (const r of conflicts) assert.equal(r.body.error, 'PACKAGE_EXISTS');
 
     const subdirDir = path.join(server.dataDir, 'channels', 'same-file', 'linux-64');
-    assert.deepEqual(fs.readdirSync(subdirDir).filter((n) => n !== '_index'), [pkg.filename]);
+    // Besides the package: index generations (_index/) and its shard (shards/).
+    assert.deepEqual(fs.readdirSync(subdirDir).filter((n) => n !== '_index' && n !== 'shards'), [pkg.filename]);
     assert.deepEqual(fs.readdirSync(path.join(server.dataDir, 'tmp')), []);
 
     const rd = await waitFor(async () => {

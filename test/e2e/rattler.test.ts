@@ -1,9 +1,10 @@
 // The real rattler solver (@conda-org/rattler, rattler compiled to wasm)
 // reading our channel over HTTP, as pixi and rattler-build do natively.
 //
-// What it sends for each platform: GET repodata_shards.msgpack.zst, then
-// repodata.json.zst, repodata.json.bz2 (all 404 here), then repodata.json
-// with `Accept-Encoding: gzip`.
+// What it sends for each platform: GET repodata_shards.msgpack.zst first;
+// channeld publishes CEP-16 shards, so it reads the shards it needs from
+// there (without shards it would probe repodata.json.zst, .bz2, then
+// repodata.json).
 //
 // Specs, chosen from expected-index.jsonl so they install from the fixtures alone:
 //   dependent          noarch .conda, depends `dependency >=1.0,<2.0a0`; the channel
@@ -18,12 +19,11 @@
 // and dependency >=3.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import { simpleSolve, type Platform, type SolvedPackage } from '@conda-org/rattler';
+import type { Platform, SolvedPackage } from '@conda-org/rattler';
 import { fixturePackages } from '../helpers/fixtures.js';
-import { repoRoot } from '../helpers/paths.js';
+import { rattlerSolve, rattlerSolveError } from '../helpers/rattler.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
 const CHANNEL = 'solve';
@@ -33,35 +33,10 @@ const packages = fixturePackages();
 let server: TestServer;
 const channelUrl = () => `${server.url}/${CHANNEL}`;
 
-// @conda-org/rattler 0.3.5 panics ("time not implemented on this platform",
-// then a wasm `unreachable` that kills the process) whenever repodata.json
-// arrives with Content-Encoding: gzip; identity bodies work. So while it
-// solves, its requests ask for identity. The last test below checks that the
-// panic is still there, so we notice when this can go.
-async function solve(specs: string[]): Promise<SolvedPackage[]> {
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
-    const request = new Request(input, init);
-    const headers = new Headers(request.headers);
-    headers.set('accept-encoding', 'identity');
-    return realFetch(new Request(request, { headers }));
-  }) as typeof fetch;
-  try {
-    return await simpleSolve(specs, [channelUrl()], PLATFORMS, undefined);
-  } finally {
-    globalThis.fetch = realFetch;
-  }
-}
-
-/** The solver's error (it rejects with a string, not an Error), or null if it solved. */
-async function solveError(specs: string[]): Promise<string | null> {
-  try {
-    await solve(specs);
-    return null;
-  } catch (err) {
-    return String(err);
-  }
-}
+// The solver asks for identity bodies (see test/helpers/rattler.ts: it
+// panics on gzip-encoded repodata.json).
+const solve = (specs: string[]): Promise<SolvedPackage[]> => rattlerSolve(specs, [channelUrl()], PLATFORMS);
+const solveError = (specs: string[]): Promise<string | null> => rattlerSolveError(specs, [channelUrl()], PLATFORMS);
 
 before(async () => {
   server = await startServer();
@@ -133,21 +108,5 @@ describe('rattler solving against the channel', () => {
     assert.match(missingDependency ?? 'solved', /libgcc-ng/);
     const noSuchVersion = await solveError(['dependency >=3']);
     assert.match(noSuchVersion ?? 'solved', /dependency >=3/);
-  });
-
-  it('(canary) @conda-org/rattler still dies on gzip-encoded repodata.json', async () => {
-    // Run in a child process: the panic takes the whole process down.
-    const script = `
-      import { simpleSolve } from '@conda-org/rattler';
-      await simpleSolve(['package3'], [process.env.CHANNEL_URL], ['linux-64', 'noarch'], undefined);
-      console.log('solved');
-    `;
-    const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      execFile(process.execPath, ['--input-type=module', '-e', script], {
-        cwd: repoRoot, env: { ...process.env, CHANNEL_URL: channelUrl() }, timeout: 60_000,
-      }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, out: stdout + stderr }));
-    });
-    assert.notEqual(result.code, 0, 'rattler now reads gzip repodata: remove the identity workaround in solve()');
-    assert.match(result.out, /time not implemented on this platform/);
   });
 });

@@ -105,7 +105,9 @@ class Sandbox {
   /** Everything a refused upload could have left behind. */
   async snapshot(): Promise<unknown> {
     const { core } = this.server;
-    const files = filesUnder(this.root).filter((f) => !/[/\\](_index[/\\]|channeld\.(db|pid))/.test(f));
+    // Generated index files (generations, shards, channeldata.json) are rewritten
+    // in the background after earlier, successful uploads; they are not uploads.
+    const files = filesUnder(this.root).filter((f) => !/[/\\](_index[/\\]|shards[/\\]|(\.tmp-[^/\\]*)?channeldata\.json$|channeld\.(db|pid))/.test(f));
     const rows: Record<string, string[]> = {};
     const repodata: Record<string, string> = {};
     for (const channel of await core.repos.channels.list()) {

@@ -289,7 +289,7 @@ with tarfile.open(sys.argv[1], 'w:bz2') as t:
         info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))`,
       file,
     );
-    assert.deepEqual(await read(file), { indexJson: { name: 'badabout' }, aboutJson: null, runExportsJson: null });
+    assert.deepEqual(await read(file), { indexJson: { name: 'badabout' }, aboutJson: null, runExportsJson: null, paths: null });
   });
 
   it('refuses a 17 MiB index.json without inflating it (.conda and .tar.bz2)', { skip: !(canPython && canZstd) && 'needs python3, zstd' }, async () => {

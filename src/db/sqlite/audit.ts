@@ -15,9 +15,9 @@ export class SqliteAuditRepository implements AuditRepository {
     this.insert = db.prepare(
       `INSERT INTO audit_events (at, actor_user_id, actor_login, actor_key_id, action, channel, target, details)
        VALUES (@at, @actorUserId, @actorLogin, @actorKeyId, @action, @channel, @target, @details)`);
-    this.select = db.prepare<[string | null, string | null, number], AuditRow>(
-      `SELECT * FROM audit_events WHERE (?1 IS NULL OR channel = ?1) AND (?2 IS NULL OR action = ?2)
-       ORDER BY at DESC, id DESC LIMIT ?3`);
+    this.select = db.prepare<[{ channel: string | null; action: string | null; limit: number }], AuditRow>(
+      `SELECT * FROM audit_events WHERE (@channel IS NULL OR channel = @channel) AND (@action IS NULL OR action = @action)
+       ORDER BY at DESC, id DESC LIMIT @limit`);
   }
 
   async record(e: Omit<AuditEvent, 'id'>): Promise<void> {
@@ -25,7 +25,7 @@ export class SqliteAuditRepository implements AuditRepository {
   }
 
   async list(opts: { limit: number; channel?: string | null; action?: string | null }): Promise<AuditEvent[]> {
-    return this.select.all(opts.channel ?? null, opts.action ?? null, opts.limit).map((r) => ({
+    return this.select.all({ channel: opts.channel ?? null, action: opts.action ?? null, limit: opts.limit }).map((r) => ({
       id: r.id, at: r.at, actorUserId: r.actor_user_id, actorLogin: r.actor_login, actorKeyId: r.actor_key_id,
       action: r.action as AuditAction, channel: r.channel, target: r.target,
       details: r.details === null ? null : JSON.parse(r.details),

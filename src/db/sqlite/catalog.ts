@@ -9,6 +9,7 @@ import type {
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
+import { FLAG_NAMES, type ChanneldataAbout, type ChanneldataVersion } from '../../indexer/channeldata.js';
 import { type ChannelRow, toChannel } from './channels.js';
 import { filterSql, SqlParams, trigramSimilarity } from './filters.js';
 import { toPackageRow } from './packages.js';
@@ -210,6 +211,35 @@ export class SqliteCatalogRepository implements CatalogRepository {
       }
     }
     return out;
+  }
+
+  async channeldataVersions(channelId: number): Promise<ChanneldataVersion[]> {
+    const flagCols = FLAG_NAMES.map((f, i) => `max(coalesce(json_extract(post_install, '$."${f}"'), 0)) AS f${i}`).join(', ');
+    const rows = this.all<Record<string, unknown> & { name: string; version: string; subdirs: string; ts: number | null; re: string | null }>(
+      `SELECT name, version, json_group_array(DISTINCT subdir) AS subdirs,
+              max(coalesce(json_extract(index_json, '$.timestamp'), 0)) AS ts, ${flagCols},
+              max(CASE WHEN run_exports_json IS NOT NULL AND run_exports_json NOT IN ('{}', '[]', 'null') THEN run_exports_json END) AS re
+       FROM packages WHERE channel_id = @channelId AND yanked_reason IS NULL GROUP BY name, version`,
+      { channelId });
+    return rows.map((r) => ({
+      name: r.name, version: r.version, subdirs: JSON.parse(r.subdirs) as string[], timestamp: Number(r.ts ?? 0),
+      flags: Object.fromEntries(FLAG_NAMES.map((f, i) => [f, Number(r[`f${i}`]) === 1])),
+      runExportsJson: r.re,
+    }));
+  }
+
+  async channeldataAbout(channelId: number, wanted: Array<{ name: string; version: string }>): Promise<Map<string, ChanneldataAbout>> {
+    const rows = this.all<{ name: string; about_json: string | null; index_json: string }>(
+      `WITH keys AS (SELECT json_extract(value, '$[0]') AS name, json_extract(value, '$[1]') AS version FROM json_each(@keys)),
+       ranked AS (
+         SELECT p.name, p.about_json, p.index_json, row_number() OVER (
+           PARTITION BY p.name ORDER BY coalesce(json_extract(p.index_json, '$.timestamp'), 0) DESC, p.id DESC) AS rn
+         FROM packages p JOIN keys k ON k.name = p.name AND k.version = p.version
+         WHERE p.channel_id = @channelId AND p.yanked_reason IS NULL
+       )
+       SELECT name, about_json, index_json FROM ranked WHERE rn = 1`,
+      { channelId, keys: JSON.stringify(wanted.map((w) => [w.name, w.version])) });
+    return new Map(rows.map((r) => [r.name, { aboutJson: r.about_json, indexJson: r.index_json }]));
   }
 
   async usersPage(filter: UserFilter | null, order: OrderBy<'LOGIN' | 'IS_ADMIN'> | null, page: PageRequest): Promise<Page<User>> {

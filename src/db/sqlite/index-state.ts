@@ -1,28 +1,41 @@
 import { hostname } from 'node:os';
 import type { SqliteDb } from '../database.js';
-import type { IndexSnapshot, IndexStateRepository } from '../repositories.js';
+import type { DirtySubdir, IndexSnapshot, IndexStateRepository, ShardRow } from '../repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';
 
 interface SubdirDbRow {
   channel_id: number; channel: string; subdir: string; revision: number; indexed_revision: number;
   repodata_sha256: string | null; repodata_size: number | null; indexed_at: number | null;
+  shards_revision: number; shard_index_sha256: string | null;
 }
 
 const toState = (r: SubdirDbRow): SubdirState => ({
   channelId: r.channel_id, channel: r.channel, subdir: r.subdir, revision: r.revision,
   indexedRevision: r.indexed_revision, repodataSha256: r.repodata_sha256, repodataSize: r.repodata_size,
-  indexedAt: r.indexed_at,
+  indexedAt: r.indexed_at, shardsRevision: r.shards_revision, shardIndexSha256: r.shard_index_sha256,
 });
 
 const SELECT_STATE = `SELECT s.*, c.name AS channel FROM subdirs s JOIN channels c ON c.id = s.channel_id`;
 
-/** Bumps (creating if needed) a subdir's revision; call inside the caller's transaction. */
-export function revisionBumper(db: SqliteDb): (channelId: number, subdir: string) => number {
-  const stmt = db.prepare<[number, string], { revision: number }>(
+/**
+ * Bumps (creating if needed) a subdir's revision and marks the package names
+ * whose shards must be rebuilt; call inside the caller's transaction.
+ */
+export function revisionBumper(db: SqliteDb): (channelId: number, subdir: string, names: Iterable<string>) => number {
+  const bump = db.prepare<[number, string], { revision: number }>(
     `INSERT INTO subdirs (channel_id, subdir, revision, indexed_revision) VALUES (?, ?, 1, 0)
      ON CONFLICT (channel_id, subdir) DO UPDATE SET revision = revision + 1 RETURNING revision`);
-  return (channelId, subdir) => stmt.get(channelId, subdir)!.revision;
+  const dirty = db.prepare<[number, string, string, number]>(
+    `INSERT INTO dirty_names (channel_id, subdir, name, revision) VALUES (?, ?, ?, ?)
+     ON CONFLICT (channel_id, subdir, name) DO UPDATE SET revision = excluded.revision`);
+  return (channelId, subdir, names) => {
+    const revision = bump.get(channelId, subdir)!.revision;
+    for (const name of names) dirty.run(channelId, subdir, name, revision);
+    return revision;
+  };
 }
+
+const WEEK_MS = 7 * 86_400_000;
 
 export class SqliteIndexStateRepository implements IndexStateRepository {
   private readonly bump;
@@ -30,12 +43,17 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
   private readonly selectForChannel;
   private readonly selectDirty;
   private readonly lease;
-  private readonly finishTx;
+  private readonly finishIndexTx;
+  private readonly finishShardsTx;
+  private readonly publishShardsTx;
   private readonly release;
   private readonly deleteDeletion;
   private readonly selectLeases;
   private readonly clearLease;
   private readonly selectDeletionSubdirs;
+  private readonly selectShards;
+  private readonly selectCollectable;
+  private readonly deleteShardFile;
 
   /**
    * `reader` is a second connection used only for snapshots: the indexer
@@ -47,24 +65,71 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     this.bump = revisionBumper(db);
     this.selectOne = db.prepare<[number, string], SubdirDbRow>(`${SELECT_STATE} WHERE s.channel_id = ? AND s.subdir = ?`);
     this.selectForChannel = db.prepare<[number], SubdirDbRow>(`${SELECT_STATE} WHERE s.channel_id = ? ORDER BY s.subdir`);
-    this.selectDirty = db.prepare<[], SubdirDbRow>(`${SELECT_STATE} WHERE s.indexed_revision < s.revision`);
+    this.selectDirty = db.prepare<[], SubdirDbRow>(
+      `${SELECT_STATE} WHERE s.indexed_revision < s.revision OR s.shards_revision < s.revision`);
     this.lease = db.prepare<[string, number, number, string, number, string]>(
       `UPDATE subdirs SET lease_owner = ?, lease_until = ?
        WHERE channel_id = ? AND subdir = ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)`);
-    const record = db.prepare(
+    // Files deleted at or before a revision both index kinds have reached.
+    const safeDeletions = db.prepare<[number, string], PendingFileDeletion>(
+      `SELECT d.id, d.channel, d.subdir, d.filename FROM file_deletions d
+       JOIN subdirs s ON s.channel_id = d.channel_id AND s.subdir = d.subdir
+       WHERE d.channel_id = ? AND d.subdir = ? AND d.revision <= min(s.indexed_revision, s.shards_revision)`);
+    const recordIndex = db.prepare(
       `UPDATE subdirs SET indexed_revision = max(indexed_revision, @revision), repodata_sha256 = @sha256,
          repodata_size = @sizeBytes, indexed_at = @at, lease_owner = NULL, lease_until = NULL
        WHERE channel_id = @channelId AND subdir = @subdir AND lease_owner = @owner`);
-    const safeDeletions = db.prepare<[number, string, number], PendingFileDeletion>(
-      `SELECT id, channel, subdir, filename FROM file_deletions WHERE channel_id = ? AND subdir = ? AND revision <= ?`);
-    this.finishTx = db.transaction(
+    this.finishIndexTx = db.transaction(
       (ref: SubdirRef, owner: string, w: { revision: number; sha256: string; sizeBytes: number; at: number }) => {
-        const changed = record.run({ ...w, channelId: ref.channelId, subdir: ref.subdir, owner }).changes;
-        // Lost the lease (e.g. it expired and another process took over): what
-        // we wrote may be older than theirs, so claim nothing.
+        const changed = recordIndex.run({ ...w, channelId: ref.channelId, subdir: ref.subdir, owner }).changes;
+        // Lost the lease (it expired and another process took over): what we
+        // wrote may be older than theirs, so claim nothing.
         if (changed === 0) return [];
-        return safeDeletions.all(ref.channelId, ref.subdir, w.revision);
+        return safeDeletions.all(ref.channelId, ref.subdir);
       });
+
+    const upsertShard = db.prepare<[number, string, string, string]>(
+      `INSERT INTO shards (channel_id, subdir, name, sha256) VALUES (?, ?, ?, ?)
+       ON CONFLICT (channel_id, subdir, name) DO UPDATE SET sha256 = excluded.sha256`);
+    const deleteShard = db.prepare<[number, string, string]>('DELETE FROM shards WHERE channel_id = ? AND subdir = ? AND name = ?');
+    const oldShard = db.prepare<[number, string, string], { sha256: string }>(
+      'SELECT sha256 FROM shards WHERE channel_id = ? AND subdir = ? AND name = ?');
+    const liveFile = db.prepare<[number, string, string]>(
+      `INSERT INTO shard_files (channel_id, subdir, sha256, superseded_at) VALUES (?, ?, ?, NULL)
+       ON CONFLICT (channel_id, subdir, sha256) DO UPDATE SET superseded_at = NULL`);
+    const supersede = db.prepare<[number, number, string, string]>(
+      `UPDATE shard_files SET superseded_at = ? WHERE channel_id = ? AND subdir = ? AND sha256 = ?
+       AND NOT EXISTS (SELECT 1 FROM shards s WHERE s.channel_id = shard_files.channel_id AND s.subdir = shard_files.subdir AND s.sha256 = shard_files.sha256)`);
+    const cleanDirty = db.prepare<[number, string, number]>(
+      'DELETE FROM dirty_names WHERE channel_id = ? AND subdir = ? AND revision <= ?');
+    const recordShards = db.prepare(
+      `UPDATE subdirs SET shards_revision = max(shards_revision, @revision), shard_index_sha256 = @sha256
+       WHERE channel_id = @channelId AND subdir = @subdir AND lease_owner = @owner`);
+    this.finishShardsTx = db.transaction((ref: SubdirRef, w: { revision: number; shards: ShardRow[]; at: number }) => {
+      const { channelId, subdir } = ref;
+      for (const s of w.shards) {
+        const before = oldShard.get(channelId, subdir, s.name)?.sha256;
+        if (s.sha256 === null) deleteShard.run(channelId, subdir, s.name);
+        else {
+          upsertShard.run(channelId, subdir, s.name, s.sha256);
+          liveFile.run(channelId, subdir, s.sha256);
+        }
+        if (before && before !== s.sha256) supersede.run(w.at, channelId, subdir, before);
+      }
+      cleanDirty.run(channelId, subdir, w.revision);
+      return this.selectShards.all(channelId, subdir).map((r) => [r.name, r.sha256] as [string, string]);
+    });
+    this.publishShardsTx = db.transaction((ref: SubdirRef, owner: string, w: { revision: number; sha256: string }) => {
+      const changed = recordShards.run({ revision: w.revision, sha256: w.sha256, channelId: ref.channelId, subdir: ref.subdir, owner }).changes;
+      return changed === 0 ? [] : safeDeletions.all(ref.channelId, ref.subdir);
+    });
+    this.selectShards = db.prepare<[number, string], { name: string; sha256: string }>(
+      'SELECT name, sha256 FROM shards WHERE channel_id = ? AND subdir = ? ORDER BY name');
+    this.selectCollectable = db.prepare<[number, string, number], { sha256: string }>(
+      'SELECT sha256 FROM shard_files WHERE channel_id = ? AND subdir = ? AND superseded_at IS NOT NULL AND superseded_at < ?');
+    this.deleteShardFile = db.prepare<[number, string, string]>(
+      'DELETE FROM shard_files WHERE channel_id = ? AND subdir = ? AND sha256 = ? AND superseded_at IS NOT NULL');
+
     this.release = db.prepare<[number, string, string]>(
       'UPDATE subdirs SET lease_owner = NULL, lease_until = NULL WHERE channel_id = ? AND subdir = ? AND lease_owner = ?');
     this.deleteDeletion = db.prepare<[number]>('DELETE FROM file_deletions WHERE id = ?');
@@ -77,7 +142,7 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
   }
 
   async touch(channelId: number, subdir: string): Promise<void> {
-    this.bump(channelId, subdir);
+    this.bump(channelId, subdir, []);
   }
 
   async get(channelId: number, subdir: string): Promise<SubdirState | null> {
@@ -89,8 +154,11 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     return this.selectForChannel.all(channelId).map(toState);
   }
 
-  async dirty(): Promise<SubdirRef[]> {
-    return this.selectDirty.all().map((r) => ({ channelId: r.channel_id, channel: r.channel, subdir: r.subdir }));
+  async dirty(): Promise<DirtySubdir[]> {
+    return this.selectDirty.all().map((r) => ({
+      channelId: r.channel_id, channel: r.channel, subdir: r.subdir,
+      needsIndex: r.indexed_revision < r.revision, needsShards: r.shards_revision < r.revision,
+    }));
   }
 
   async tryLease(ref: SubdirRef, owner: string, untilMs: number): Promise<boolean> {
@@ -103,16 +171,32 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     try {
       const rev = r.prepare<[number, string], { revision: number }>(
         'SELECT revision FROM subdirs WHERE channel_id = ? AND subdir = ?').get(ref.channelId, ref.subdir);
-      const rows = r.prepare<[number, string, string], { filename: string; recordJson: string }>(
+      const records = r.prepare<[number, string, string], { filename: string; recordJson: string }>(
         `SELECT filename, record_json AS recordJson FROM packages
+         WHERE channel_id = ? AND subdir = ? AND format = ? AND yanked_reason IS NULL ORDER BY filename`);
+      const runExports = r.prepare<[number, string, string], { filename: string; runExportsJson: string | null }>(
+        `SELECT filename, run_exports_json AS runExportsJson FROM packages
          WHERE channel_id = ? AND subdir = ? AND format = ? AND yanked_reason IS NULL ORDER BY filename`);
       const removed = r.prepare<[number, string], { filename: string }>(
         'SELECT filename FROM packages WHERE channel_id = ? AND subdir = ? AND yanked_reason IS NOT NULL ORDER BY filename');
+      const dirtyNames = r.prepare<[number, string, number], { name: string }>(
+        'SELECT name FROM dirty_names WHERE channel_id = ? AND subdir = ? AND revision <= ? ORDER BY name');
+      const nameRows = r.prepare<[number, string, string], { filename: string; recordJson: string; runExportsJson: string | null; yanked: number }>(
+        `SELECT filename, record_json AS recordJson, run_exports_json AS runExportsJson, yanked_reason IS NOT NULL AS yanked
+         FROM packages WHERE channel_id = ? AND subdir = ? AND name = ? ORDER BY filename`);
+      const revision = rev?.revision ?? 0;
+      const { channelId, subdir } = ref;
       return {
-        revision: rev?.revision ?? 0,
-        removed: removed.all(ref.channelId, ref.subdir).map((x) => x.filename),
-        tarBz2: { [Symbol.iterator]: () => rows.iterate(ref.channelId, ref.subdir, 'tar.bz2') },
-        conda: { [Symbol.iterator]: () => rows.iterate(ref.channelId, ref.subdir, 'conda') },
+        revision,
+        removed: removed.all(channelId, subdir).map((x) => x.filename),
+        tarBz2: { [Symbol.iterator]: () => records.iterate(channelId, subdir, 'tar.bz2') },
+        conda: { [Symbol.iterator]: () => records.iterate(channelId, subdir, 'conda') },
+        runExports: {
+          tarBz2: { [Symbol.iterator]: () => runExports.iterate(channelId, subdir, 'tar.bz2') },
+          conda: { [Symbol.iterator]: () => runExports.iterate(channelId, subdir, 'conda') },
+        },
+        dirtyNames: () => dirtyNames.all(channelId, subdir, revision).map((x) => x.name),
+        nameRows: (name) => nameRows.all(channelId, subdir, name).map((x) => ({ ...x, yanked: x.yanked === 1 })),
         close: () => { if (r.inTransaction) r.exec('COMMIT'); },
       };
     } catch (err) {
@@ -122,7 +206,23 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
   }
 
   async finishIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string; sizeBytes: number; at: number }): Promise<PendingFileDeletion[]> {
-    return this.finishTx.immediate(ref, owner, written);
+    return this.finishIndexTx.immediate(ref, owner, written);
+  }
+
+  async finishShards(ref: SubdirRef, written: { revision: number; shards: ShardRow[]; at: number }): Promise<Array<[string, string]>> {
+    return this.finishShardsTx.immediate(ref, written);
+  }
+
+  async publishShardIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string }): Promise<PendingFileDeletion[]> {
+    return this.publishShardsTx.immediate(ref, owner, written);
+  }
+
+  async collectableShards(ref: SubdirRef, now: number): Promise<string[]> {
+    return this.selectCollectable.all(ref.channelId, ref.subdir, now - WEEK_MS).map((r) => r.sha256);
+  }
+
+  async forgetShardFile(ref: SubdirRef, sha256: string): Promise<void> {
+    this.deleteShardFile.run(ref.channelId, ref.subdir, sha256);
   }
 
   async releaseLease(ref: SubdirRef, owner: string): Promise<void> {
@@ -144,7 +244,7 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
 
   async markSubdirsWithPendingDeletions(): Promise<number> {
     const subdirs = this.selectDeletionSubdirs.all();
-    for (const s of subdirs) this.bump(s.channel_id, s.subdir);
+    for (const s of subdirs) this.bump(s.channel_id, s.subdir, []);
     return subdirs.length;
   }
 }

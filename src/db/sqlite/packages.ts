@@ -12,7 +12,7 @@ interface PackageDbRow {
   id: number; channel_id: number; subdir: string; filename: string; format: string; name: string; version: string;
   build: string; build_number: number; size_bytes: number; sha256: string; md5: string; index_json: string;
   about_json: string | null; run_exports_json: string | null; record_json: string; uploaded_by: number | null;
-  created_at: number; updated_at: number; yanked_reason: string | null; hidden: number;
+  created_at: number; updated_at: number; yanked_reason: string | null; hidden: number; post_install: string | null;
 }
 
 export const toPackageRow = (r: PackageDbRow): PackageRow => ({
@@ -20,21 +20,21 @@ export const toPackageRow = (r: PackageDbRow): PackageRow => ({
   name: r.name, version: r.version, build: r.build, buildNumber: r.build_number, sizeBytes: r.size_bytes,
   sha256: r.sha256, md5: r.md5, indexJson: r.index_json, aboutJson: r.about_json, runExportsJson: r.run_exports_json,
   recordJson: r.record_json, uploadedBy: r.uploaded_by, createdAt: r.created_at, updatedAt: r.updated_at,
-  yankedReason: r.yanked_reason, hidden: r.hidden === 1,
+  yankedReason: r.yanked_reason, hidden: r.hidden === 1, postInstallJson: r.post_install,
 });
 
 const params = (f: PackageFile, now: number) => ({
   channelId: f.channelId, subdir: f.subdir, filename: f.filename, format: f.format, name: f.name, version: f.version,
   build: f.build, buildNumber: f.buildNumber, sizeBytes: f.sizeBytes, sha256: f.sha256, md5: f.md5,
   indexJson: f.indexJson, aboutJson: f.aboutJson, runExportsJson: f.runExportsJson, recordJson: f.recordJson,
-  uploadedBy: f.uploadedBy, now,
+  postInstallJson: f.postInstallJson ?? null, uploadedBy: f.uploadedBy, now,
 });
 
 const UPSERT = `
   INSERT INTO packages (channel_id, subdir, filename, format, name, version, build, build_number, size_bytes,
-    sha256, md5, index_json, about_json, run_exports_json, record_json, uploaded_by, created_at, updated_at)
+    sha256, md5, index_json, about_json, run_exports_json, record_json, post_install, uploaded_by, created_at, updated_at)
   VALUES (@channelId, @subdir, @filename, @format, @name, @version, @build, @buildNumber, @sizeBytes,
-    @sha256, @md5, @indexJson, @aboutJson, @runExportsJson, @recordJson, @uploadedBy, @now, @now)`;
+    @sha256, @md5, @indexJson, @aboutJson, @runExportsJson, @recordJson, @postInstallJson, @uploadedBy, @now, @now)`;
 
 export class SqlitePackageRepository implements PackageRepository {
   private readonly selectOne;
@@ -51,7 +51,7 @@ export class SqlitePackageRepository implements PackageRepository {
   private readonly yankTx;
   private readonly deleteManyTx;
 
-  constructor(db: SqliteDb, bumpRevision: (channelId: number, subdir: string) => number) {
+  constructor(db: SqliteDb, bumpRevision: (channelId: number, subdir: string, names: Iterable<string>) => number) {
     this.selectOne = db.prepare<[number, string, string], PackageDbRow>(
       'SELECT * FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ?');
 
@@ -76,6 +76,7 @@ export class SqlitePackageRepository implements PackageRepository {
         build_number = excluded.build_number, size_bytes = excluded.size_bytes, sha256 = excluded.sha256,
         md5 = excluded.md5, index_json = excluded.index_json, about_json = excluded.about_json,
         run_exports_json = excluded.run_exports_json, record_json = excluded.record_json,
+        post_install = excluded.post_install,
         uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at,
         yanked_reason = NULL, hidden = 0`);
     // A force-replaced file must not be unlinked by an older queued deletion.
@@ -84,24 +85,26 @@ export class SqlitePackageRepository implements PackageRepository {
     this.commitTx = db.transaction((channelId: number, subdir: string, filename: string) => {
       const intent = selectIntent.get(channelId, subdir, filename);
       if (!intent) throw new Error(`no upload intent for ${subdir}/${filename}`);
-      upsert.run(params(JSON.parse(intent.record) as PackageFile, Date.now()));
+      const file = JSON.parse(intent.record) as PackageFile;
+      upsert.run(params(file, Date.now()));
       deleteIntent.run(channelId, subdir, filename);
       cancelDeletion.run(channelId, subdir, filename);
-      bumpRevision(channelId, subdir);
+      bumpRevision(channelId, subdir, [file.name]);
     });
     this.abandon = deleteIntent;
 
     this.selectIntents = db.prepare<[], { record: string; channel: string }>(
       `SELECT i.record, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
 
-    const deleteRow = db.prepare<[number, string, string]>(
-      'DELETE FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ?');
+    const deleteRow = db.prepare<[number, string, string], { name: string }>(
+      'DELETE FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ? RETURNING name');
     const queueDeletion = db.prepare(
       `INSERT INTO file_deletions (channel_id, channel, subdir, filename, revision)
        SELECT id, name, @subdir, @filename, @revision FROM channels WHERE id = @channelId`);
     this.deleteTx = db.transaction((channelId: number, subdir: string, filename: string): boolean => {
-      if (deleteRow.run(channelId, subdir, filename).changes === 0) return false;
-      const revision = bumpRevision(channelId, subdir);
+      const gone = deleteRow.get(channelId, subdir, filename);
+      if (!gone) return false;
+      const revision = bumpRevision(channelId, subdir, [gone.name]);
       queueDeletion.run({ channelId, subdir, filename, revision });
       return true;
     });
@@ -109,25 +112,28 @@ export class SqlitePackageRepository implements PackageRepository {
     const insertIfAbsent = db.prepare(`${UPSERT} ON CONFLICT (channel_id, subdir, filename) DO NOTHING`);
     this.insertFoundTx = db.transaction((files: PackageFile[]): number => {
       let added = 0;
-      const touched = new Set<string>();
+      const touched = new Map<string, { channelId: number; subdir: string; names: Set<string> }>();
       for (const f of files) {
         if (insertIfAbsent.run(params(f, Date.now())).changes > 0) {
           added++;
-          touched.add(`${f.channelId}\0${f.subdir}`);
+          const k = `${f.channelId}\0${f.subdir}`;
+          const t = touched.get(k) ?? { channelId: f.channelId, subdir: f.subdir, names: new Set<string>() };
+          t.names.add(f.name);
+          touched.set(k, t);
         }
       }
-      for (const t of touched) {
-        const [c, s] = t.split('\0') as [string, string];
-        bumpRevision(Number(c), s);
-      }
+      for (const t of touched.values()) bumpRevision(t.channelId, t.subdir, t.names);
       return added;
     });
 
     this.dropMissingTx = db.transaction((channelId: number, subdir: string, filenames: string[]): number => {
-      let dropped = 0;
-      for (const fn of filenames) dropped += deleteRow.run(channelId, subdir, fn).changes;
-      if (dropped > 0) bumpRevision(channelId, subdir);
-      return dropped;
+      const names = new Set<string>();
+      for (const fn of filenames) {
+        const gone = deleteRow.get(channelId, subdir, fn);
+        if (gone) names.add(gone.name);
+      }
+      if (names.size > 0) bumpRevision(channelId, subdir, names);
+      return names.size === 0 ? 0 : filenames.length;
     });
 
     this.selectNames = db.prepare<[number, string], { filename: string }>(
@@ -139,21 +145,25 @@ export class SqlitePackageRepository implements PackageRepository {
 
     const setYank = db.prepare(
       `UPDATE packages SET yanked_reason = @reason, hidden = @hidden, updated_at = @now
-       WHERE channel_id = @channelId AND subdir = @subdir AND filename = @filename`);
+       WHERE channel_id = @channelId AND subdir = @subdir AND filename = @filename RETURNING name`);
     // All or nothing: an unknown entry rolls the whole batch back.
     this.yankTx = db.transaction((refs: PackageRef[], reason: string | null, hidden: boolean): void => {
-      const subdirs = new Map<string, PackageRef>();
+      const subdirs = new Map<string, { ref: PackageRef; names: Set<string> }>();
       for (const ref of refs) {
-        const changed = setYank.run({ ...ref, reason, hidden: hidden ? 1 : 0, now: Date.now() }).changes;
-        if (changed === 0) throw new MissingPackageError(ref);
-        subdirs.set(`${ref.channelId}\0${ref.subdir}`, ref);
+        const row = setYank.get({ ...ref, reason, hidden: hidden ? 1 : 0, now: Date.now() }) as { name: string } | undefined;
+        if (!row) throw new MissingPackageError(ref);
+        const k = `${ref.channelId}\0${ref.subdir}`;
+        const entry = subdirs.get(k) ?? { ref, names: new Set<string>() };
+        entry.names.add(row.name);
+        subdirs.set(k, entry);
       }
-      for (const ref of subdirs.values()) bumpRevision(ref.channelId, ref.subdir);
+      for (const { ref, names } of subdirs.values()) bumpRevision(ref.channelId, ref.subdir, names);
     });
     this.deleteManyTx = db.transaction((refs: PackageRef[]): void => {
       for (const ref of refs) {
-        if (deleteRow.run(ref.channelId, ref.subdir, ref.filename).changes === 0) throw new MissingPackageError(ref);
-        const revision = bumpRevision(ref.channelId, ref.subdir);
+        const gone = deleteRow.get(ref.channelId, ref.subdir, ref.filename);
+        if (!gone) throw new MissingPackageError(ref);
+        const revision = bumpRevision(ref.channelId, ref.subdir, [gone.name]);
         queueDeletion.run({ ...ref, revision });
       }
     });

@@ -1,0 +1,104 @@
+// channeldata.json (CEP-38) at the channel root, pure. Per package name:
+// text fields from its newest version (conda version order, then
+// timestamp), install-script flags OR'ed over every build, run_exports by
+// version, the newest timestamp in seconds, and the subdirs it is in.
+import { canonicalJson } from './repodata.js';
+
+/** One (name, version) of a channel, aggregated over its builds. */
+export interface ChanneldataVersion {
+  name: string;
+  version: string;
+  subdirs: string[];
+  /** Newest index.json timestamp of the builds (ms or s, as found). */
+  timestamp: number;
+  /** Install-script flags OR'ed over the builds. */
+  flags: Partial<Record<(typeof FLAG_NAMES)[number], boolean>>;
+  /** run_exports of one build of this version (JSON), when any has some. */
+  runExportsJson: string | null;
+}
+
+/** about.json and index.json of the newest build of a name's newest version. */
+export interface ChanneldataAbout {
+  aboutJson: string | null;
+  indexJson: string;
+}
+
+export const FLAG_NAMES = ['activate.d', 'binary_prefix', 'deactivate.d', 'post_link', 'pre_link', 'pre_unlink', 'text_prefix'] as const;
+export type PostInstallFlags = Record<(typeof FLAG_NAMES)[number], boolean>;
+
+/** The CEP-38 flags a package's info/paths.json implies. */
+export function postInstallFlags(paths: Array<Record<string, unknown>> | null): PostInstallFlags {
+  const flags = Object.fromEntries(FLAG_NAMES.map((f) => [f, false])) as PostInstallFlags;
+  for (const p of paths ?? []) {
+    const path = typeof p._path === 'string' ? p._path : '';
+    if (path.startsWith('etc/conda/activate.d/')) flags['activate.d'] = true;
+    if (path.startsWith('etc/conda/deactivate.d/')) flags['deactivate.d'] = true;
+    const script = /(?:^|\/)\.[^/]+-(post-link|pre-link|pre-unlink)\.(?:sh|bat)$/.exec(path);
+    if (script) flags[script[1]!.replace('-', '_') as 'post_link' | 'pre_link' | 'pre_unlink'] = true;
+    if (typeof p.prefix_placeholder === 'string' && p.prefix_placeholder !== '') {
+      if (p.file_mode === 'binary') flags.binary_prefix = true;
+      else flags.text_prefix = true;
+    }
+  }
+  return flags;
+}
+
+const TEXT_FIELDS = ['description', 'dev_url', 'doc_url', 'doc_source_url', 'home', 'license', 'source_url', 'summary'] as const;
+
+function parse(text: string | null): Record<string, unknown> {
+  if (text === null) return {};
+  try {
+    const v = JSON.parse(text);
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Builds channeldata.json. `newestFirst` orders version strings newest first
+ * (conda order); `about` fetches the text fields' source for each name's
+ * newest version.
+ */
+export async function buildChanneldata(
+  versions: readonly ChanneldataVersion[],
+  newestFirst: (versions: string[]) => string[],
+  about: (wanted: Array<{ name: string; version: string }>) => Promise<Map<string, ChanneldataAbout>>,
+): Promise<string> {
+  const byName = new Map<string, ChanneldataVersion[]>();
+  const allSubdirs = new Set<string>();
+  for (const v of versions) {
+    byName.set(v.name, [...(byName.get(v.name) ?? []), v]);
+    for (const s of v.subdirs) allSubdirs.add(s);
+  }
+  const newest = new Map<string, ChanneldataVersion>();
+  for (const [name, list] of byName) {
+    const top = newestFirst(list.map((v) => v.version))[0]!;
+    newest.set(name, list.find((v) => v.version === top)!);
+  }
+  const texts = await about([...newest.values()].map((v) => ({ name: v.name, version: v.version })));
+  const packages: Record<string, unknown> = {};
+  for (const [name, list] of [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const top = newest.get(name)!;
+    const src = texts.get(name);
+    const aboutObj = parse(src?.aboutJson ?? null);
+    const entry: Record<string, unknown> = {};
+    for (const f of TEXT_FIELDS) {
+      const v = f === 'license' ? (aboutObj.license ?? parse(src?.indexJson ?? null).license) : aboutObj[f];
+      if (typeof v === 'string' && v !== '') entry[f] = v;
+    }
+    for (const flag of FLAG_NAMES) entry[flag] = list.some((v) => v.flags[flag] === true);
+    const runExports: Record<string, unknown> = {};
+    for (const v of list) {
+      const re = v.runExportsJson === null ? null : (parse(`{"v":${v.runExportsJson}}`).v as unknown);
+      if (re && typeof re === 'object') runExports[v.version] = Array.isArray(re) ? { weak: re } : re;
+    }
+    entry.run_exports = runExports;
+    entry.subdirs = [...new Set(list.flatMap((v) => v.subdirs))].sort();
+    const ts = Math.max(...list.map((v) => v.timestamp));
+    if (ts > 0) entry.timestamp = ts > 253402300799 ? Math.floor(ts / 1000) : ts;
+    entry.version = top.version;
+    packages[name] = entry;
+  }
+  return canonicalJson({ channeldata_version: 1, packages, subdirs: [...allSubdirs].sort() });
+}

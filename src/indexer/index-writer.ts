@@ -1,0 +1,88 @@
+// The two kinds of index write, each a function of one read snapshot:
+//
+// - shards: rebuild the shard of every package name changed since the last
+//   pass (content-addressed files under shards/), then a new shard index.
+//   Cost follows what changed, not the subdir's size.
+// - full: repodata.json (+ .zst) and run_exports.json (+ .zst) from the
+//   records serialised at upload, streamed; the .zst variants are written
+//   from the file just written, so they hold exactly the same bytes.
+//
+// Every file of a generation is written before the database points at it.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { compress as zstdCompress, CompressStream } from 'zstd-napi';
+import type { IndexSnapshot, ShardRow } from '../db/repositories.js';
+import type { SubdirRef } from '../core/types.js';
+import type { ObjectStore, WriteResult } from '../storage/object-store.js';
+import { indexKey, shardKey } from '../storage/keys.js';
+import { repodataChunks } from './repodata.js';
+import { runExportsChunks } from './run-exports.js';
+import { encodeShard, encodeShardIndex } from './shards.js';
+
+/** zstd level of repodata.json.zst / run_exports.json.zst: fast enough for a 243 MB repodata in well under 3 s. */
+export const REPODATA_ZSTD_LEVEL = 3;
+/** Shards are kilobytes: compress them hard. */
+export const SHARD_ZSTD_LEVEL = 19;
+
+export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Writes the stale shards of a snapshot; returns what changed (null = the name has no files left). */
+export async function writeShards(store: ObjectStore, ref: SubdirRef, snap: IndexSnapshot): Promise<ShardRow[]> {
+  const out: ShardRow[] = [];
+  for (const name of snap.dirtyNames()) {
+    const rows = snap.nameRows(name);
+    if (rows.length === 0) {
+      out.push({ name, sha256: null });
+      continue;
+    }
+    const live = rows.filter((r) => !r.yanked);
+    const removed = rows.filter((r) => r.yanked).map((r) => r.filename);
+    const bytes = zstdCompress(Buffer.from(encodeShard(live, removed)), { compressionLevel: SHARD_ZSTD_LEVEL });
+    const sha256 = sha256Hex(bytes);
+    const key = shardKey(ref.channel, ref.subdir, sha256);
+    // Content-addressed: an existing file already holds exactly these bytes.
+    if ((await store.stat(key)) === null) await store.putStream(key, [bytes]);
+    out.push({ name, sha256 });
+  }
+  return out;
+}
+
+/** Writes a shard index generation; returns the sha256 of its bytes. */
+export async function writeShardIndex(store: ObjectStore, ref: SubdirRef, revision: number, live: Array<[string, string]>): Promise<string> {
+  const bytes = zstdCompress(Buffer.from(encodeShardIndex({ subdir: ref.subdir, createdAt: new Date() }, live)), { compressionLevel: SHARD_ZSTD_LEVEL });
+  const written = await store.putStream(indexKey(ref.channel, ref.subdir, revision, 'repodata_shards.msgpack.zst'), [bytes]);
+  return written.sha256;
+}
+
+/** Writes repodata.json, run_exports.json and their .zst for one generation; returns repodata.json's hash and size. */
+export async function writeFull(store: ObjectStore, ref: SubdirRef, snap: IndexSnapshot, onRecord: () => void): Promise<WriteResult> {
+  const counted = {
+    tarBz2: counting(snap.tarBz2, onRecord),
+    conda: counting(snap.conda, onRecord),
+  };
+  const gen = (variant: string) => indexKey(ref.channel, ref.subdir, snap.revision, variant);
+  const repodata = await store.putStream(gen('repodata.json'), repodataChunks(ref.subdir, counted, snap.removed));
+  await store.putStream(gen('run_exports.json'), runExportsChunks(ref.subdir, snap.runExports));
+  await compressFile(store, gen('repodata.json'), gen('repodata.json.zst'));
+  await compressFile(store, gen('run_exports.json'), gen('run_exports.json.zst'));
+  return repodata;
+}
+
+async function compressFile(store: ObjectStore, from: string, to: string): Promise<void> {
+  const source = fs.createReadStream(store.localPath(from), { highWaterMark: 1 << 20 });
+  const zstd = new CompressStream({ compressionLevel: REPODATA_ZSTD_LEVEL });
+  const written = store.putStream(to, zstd);
+  await Promise.all([pipeline(source, zstd).catch((err: unknown) => { zstd.destroy(err as Error); throw err; }), written]);
+}
+
+function counting<T>(source: Iterable<T>, onItem: () => void): Iterable<T> {
+  return {
+    *[Symbol.iterator]() {
+      for (const item of source) {
+        onItem();
+        yield item;
+      }
+    },
+  };
+}
