@@ -1,5 +1,6 @@
 // buildApp(config): the Fastify instance with every route, used by the
 // server, the tests and the benchmarks alike. It never listens.
+import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core/core.js';
@@ -8,6 +9,8 @@ import { graphqlRoutes } from './graphql/index.js';
 import { createAuthLimiter } from './rest/auth-limiter.js';
 import { registerErrorHandlers } from './rest/errors.js';
 import { urlTokens } from './rest/principal.js';
+import { sessionRoutes } from './rest/session.js';
+import { uiRoutes } from './ui/plugin.js';
 import { fileRoutes } from './rest/files.js';
 import { manageRoutes } from './rest/manage.js';
 import { uploadRoutes } from './rest/upload.js';
@@ -59,12 +62,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const core = createCore(config, app.log);
   app.decorate('core', core);
   registerErrorHandlers(app);
+  await app.register(cookie);
   core.auth.useLimiter(await createAuthLimiter(app, { maxFailures: config.authFailuresPerMinute, windowMs: 60_000 }));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(uploadRoutes, { core });
   await app.register(manageRoutes, { core });
   await app.register(graphqlRoutes, { core, graphiql: config.graphiql });
+  await app.register(sessionRoutes, { core });
+  await app.register(uiRoutes);
   await app.register(fileRoutes, { core });
 
   if (opts.background ?? true) {

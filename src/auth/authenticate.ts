@@ -4,9 +4,31 @@
 // 401 with a Bearer challenge; GraphQL: viewer null). Repeated failures from
 // one client address are cut off before any key is checked.
 import type { ApiKeyVerifier } from './api-keys.js';
+import { csrfMatches, type SessionManager } from './sessions.js';
 import { ANONYMOUS, type ChannelRole, type Principal } from '../core/types.js';
 
-export type Credentials = { kind: 'none' } | { kind: 'token'; token: string } | { kind: 'malformed' };
+export type Credentials =
+  | { kind: 'none' }
+  | { kind: 'token'; token: string }
+  | { kind: 'session'; token: string }
+  | { kind: 'malformed' };
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * What a request presents, in order: an Authorization header, conda's
+ * /t/<key>/ prefix, then the UI's session cookie — which counts for a
+ * request that changes something only with the matching CSRF header.
+ */
+export function requestCredentials(req: {
+  authorization: string | undefined; urlToken?: string | null; sessionCookie?: string | undefined;
+  method: string; csrfHeader?: string | undefined;
+}): Credentials {
+  const fromHeader = credentialsFrom(req.authorization, req.urlToken);
+  if (fromHeader.kind !== 'none' || !req.sessionCookie) return fromHeader;
+  if (!SAFE_METHODS.has(req.method) && !csrfMatches(req.sessionCookie, req.csrfHeader)) return { kind: 'none' };
+  return { kind: 'session', token: req.sessionCookie };
+}
 
 /**
  * Reads `Authorization: Bearer <key>` (pixi, rattler, micromamba),
@@ -47,6 +69,7 @@ export class Authenticator {
 
   constructor(
     private readonly verifier: ApiKeyVerifier,
+    private readonly sessions: SessionManager,
     private readonly rolesOf: (userId: number) => Promise<ReadonlyMap<number, ChannelRole>>,
   ) {}
 
@@ -54,8 +77,23 @@ export class Authenticator {
     this.limiter = limiter;
   }
 
+  /** Seconds the client must wait before trying credentials again (sign-in shares the limit), or null. */
+  blockedFor(client: string): number | null {
+    return this.limiter?.blockedFor(client) ?? null;
+  }
+
+  async recordFailure(client: string): Promise<void> {
+    await this.limiter?.recordFailure(client);
+  }
+
   async authenticate(creds: Credentials, client: string): Promise<AuthOutcome> {
     if (creds.kind === 'none') return { ok: true, principal: ANONYMOUS };
+    if (creds.kind === 'session') {
+      // A stale cookie is no credential at all: the visitor is simply signed out.
+      const user = await this.sessions.userFor(creds.token);
+      if (!user) return { ok: true, principal: ANONYMOUS };
+      return { ok: true, principal: { kind: 'user', user, roles: await this.rolesOf(user.id), key: null } };
+    }
     const blocked = this.limiter?.blockedFor(client) ?? null;
     if (blocked !== null) return { ok: false, reason: 'rate-limited', retryAfterSeconds: blocked };
     const verified = creds.kind === 'token' ? await this.verifier.verify(creds.token) : null;

@@ -11,7 +11,8 @@ import { serve } from './serve.js';
 
 const USAGE = `usage:
   channeld serve [--host H] [--port P] [--data DIR]
-  channeld user create LOGIN [--admin] [--data DIR]
+  channeld user create LOGIN [--admin] [--password-stdin] [--data DIR]
+  channeld user set-password LOGIN --password-stdin [--data DIR]
   channeld key create --user LOGIN --name NAME [--expires-days N] [--data DIR]
   channeld key revoke --user LOGIN --name NAME [--data DIR]
   channeld channel create NAME --owner LOGIN [--private] [--data DIR]
@@ -25,6 +26,7 @@ const OPTIONS = {
   port: { type: 'string' },
   data: { type: 'string' },
   admin: { type: 'boolean' },
+  'password-stdin': { type: 'boolean' },
   user: { type: 'string' },
   name: { type: 'string' },
   'expires-days': { type: 'string' },
@@ -52,7 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const [command, sub, ...rest] = positionals;
-  const known = ['serve', 'reindex', 'audit', 'user create', 'key create', 'key revoke', 'channel create'];
+  const known = ['serve', 'reindex', 'audit', 'user create', 'user set-password', 'key create', 'key revoke', 'channel create'];
   if (!known.includes(command!) && !known.includes(`${command} ${sub}`)) {
     // Checked before anything opens the data folder: a typo creates nothing.
     process.stderr.write(`channeld: unknown command: ${[command, sub].filter(Boolean).join(' ')}\n${USAGE}\n`);
@@ -93,8 +95,19 @@ async function run(core: Core, _config: Config, command: string, sub: string | u
     case 'user create': {
       const login = rest[0];
       if (!login) throw new UsageError('user create needs a LOGIN');
+      const password = values['password-stdin'] === true ? await readPassword() : null;
       const user = await core.users.create(login, values.admin === true);
+      if (password !== null) await core.users.setPassword(user, password);
       process.stdout.write(`created user ${user.login}${user.isAdmin ? ' (admin)' : ''}\n`);
+      return;
+    }
+    case 'user set-password': {
+      const login = rest[0];
+      if (!login) throw new UsageError('user set-password needs a LOGIN');
+      if (values['password-stdin'] !== true) throw new UsageError('--password-stdin is required (the password is read from standard input)');
+      const user = await core.users.byLogin(login);
+      await core.users.setPassword(user, await readPassword());
+      process.stdout.write(`password set for ${user.login}\n`);
       return;
     }
     case 'key create': {
@@ -153,6 +166,15 @@ async function run(core: Core, _config: Config, command: string, sub: string | u
     default:
       throw new UsageError(`unknown command: ${[command, sub].filter(Boolean).join(' ')}`);
   }
+}
+
+/** The password from standard input (first line), never from argv where `ps` would show it. */
+async function readPassword(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += chunk;
+  const password = text.split(/\r?\n/)[0] ?? '';
+  if (password === '') throw new UsageError('no password on standard input');
+  return password;
 }
 
 function cliLogger(config: Config): FastifyBaseLogger {

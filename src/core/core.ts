@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { ApiKeyVerifier } from '../auth/api-keys.js';
 import { Authenticator } from '../auth/authenticate.js';
+import { SessionManager } from '../auth/sessions.js';
 import type { Config } from '../config.js';
 import type { Repositories } from '../db/repositories.js';
 import { createSqliteRepositories, sqliteFile } from '../db/sqlite/index.js';
@@ -26,6 +27,7 @@ export interface Core {
   store: FsObjectStore;
   verifier: ApiKeyVerifier;
   auth: Authenticator;
+  sessions: SessionManager;
   users: UserService;
   audit: AuditLog;
   channels: ChannelService;
@@ -52,13 +54,15 @@ export function createCore(config: Config, log: FastifyBaseLogger): Core {
     owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
   });
   const audit = new AuditLog(repos.audit);
+  const sessions = new SessionManager(repos);
   let closed = false;
   return {
     config,
     repos,
     store,
     verifier,
-    auth: new Authenticator(verifier, (userId) => repos.channels.rolesOfUser(userId)),
+    sessions,
+    auth: new Authenticator(verifier, sessions, (userId) => repos.channels.rolesOfUser(userId)),
     tempDir,
     indexer,
     users: new UserService(repos, verifier, audit),

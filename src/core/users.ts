@@ -1,4 +1,5 @@
 // Users and their API keys.
+import argon2 from 'argon2';
 import { mintKey, type ApiKeyVerifier } from '../auth/api-keys.js';
 import { assertCan } from '../auth/policy.js';
 import type { Repositories } from '../db/repositories.js';
@@ -37,6 +38,16 @@ export class UserService {
     const user = await this.repos.users.byLogin(login);
     if (!user) throw new Errors.USER_NOT_FOUND(`user '${login}' not found`);
     return user;
+  }
+
+  /** Sets (or, with null, removes) a user's web sign-in password; signs out their sessions. */
+  async setPassword(user: User, password: string | null): Promise<void> {
+    if (password !== null && (password.length < 8 || password.length > 1024)) {
+      throw new Errors.BAD_REQUEST('a password must be 8 to 1024 characters');
+    }
+    const hash = password === null ? null : await argon2.hash(password, { type: argon2.argon2id });
+    await this.repos.users.setPasswordHash(user.id, hash);
+    await this.repos.sessions.deleteForUser(user.id);
   }
 
   /** Mints a key; the token is returned here and never again. */

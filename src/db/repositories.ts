@@ -11,6 +11,8 @@ import type {
 
 export interface UserRepository {
   create(login: string, isAdmin: boolean): Promise<User>;
+  setPasswordHash(userId: number, hash: string | null): Promise<void>;
+  passwordHash(userId: number): Promise<string | null>;
   byLogin(login: string): Promise<User | null>;
   byId(id: number): Promise<User | null>;
   count(): Promise<number>;
@@ -231,6 +233,14 @@ export interface JobRepository {
   update(id: string, patch: Partial<Pick<BackgroundJob, 'status' | 'processedCount' | 'failedCount' | 'errorMessage' | 'results' | 'completedAt' | 'totalCount'>>): Promise<void>;
 }
 
+export interface SessionRepository {
+  create(tokenHash: string, userId: number, expiresAt: number): Promise<void>;
+  /** The live session's user id, or null. */
+  userOf(tokenHash: string, now: number): Promise<number | null>;
+  delete(tokenHash: string): Promise<void>;
+  deleteForUser(userId: number): Promise<void>;
+}
+
 export interface AuditRepository {
   record(event: Omit<AuditEvent, 'id'>): Promise<void>;
   /** Newest first. */
@@ -246,5 +256,6 @@ export interface Repositories {
   catalog: CatalogRepository;
   jobs: JobRepository;
   audit: AuditRepository;
+  sessions: SessionRepository;
   close(): void;
 }

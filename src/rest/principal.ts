@@ -1,7 +1,8 @@
 // Request → Principal, memoised per request. File serving only asks when a
 // channel is private, so anonymous reads of public channels cost nothing.
 import type { FastifyRequest } from 'fastify';
-import { credentialsFrom, type AuthOutcome } from '../auth/authenticate.js';
+import { requestCredentials, type AuthOutcome } from '../auth/authenticate.js';
+import { CSRF_HEADER, SESSION_COOKIE } from '../auth/sessions.js';
 import type { Core } from '../core/core.js';
 import type { Principal } from '../core/types.js';
 import { Errors } from '../errors.js';
@@ -13,7 +14,14 @@ export const urlTokens = new WeakMap<object, string>();
 export function authenticate(request: FastifyRequest, core: Core): Promise<AuthOutcome> {
   let pending = memo.get(request);
   if (!pending) {
-    pending = core.auth.authenticate(credentialsFrom(request.headers.authorization, urlTokens.get(request.raw)), request.ip);
+    const csrf = request.headers[CSRF_HEADER];
+    pending = core.auth.authenticate(requestCredentials({
+      authorization: request.headers.authorization,
+      urlToken: urlTokens.get(request.raw),
+      sessionCookie: request.cookies?.[SESSION_COOKIE],
+      method: request.method,
+      csrfHeader: Array.isArray(csrf) ? csrf[0] : csrf,
+    }), request.ip);
     memo.set(request, pending);
   }
   return pending;

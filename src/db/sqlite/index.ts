@@ -9,6 +9,7 @@ import { SqliteAuditRepository } from './audit.js';
 import { SqliteCatalogRepository } from './catalog.js';
 import { SqliteChannelRepository } from './channels.js';
 import { SqliteJobRepository } from './jobs.js';
+import { SqliteSessionRepository } from './sessions.js';
 import { SqliteIndexStateRepository, revisionBumper } from './index-state.js';
 import { SqlitePackageRepository } from './packages.js';
 import { SqliteUserRepository } from './users.js';
@@ -30,6 +31,7 @@ export function createSqliteRepositories(file: string): Repositories {
     catalog: new SqliteCatalogRepository(db),
     jobs: new SqliteJobRepository(db),
     audit: new SqliteAuditRepository(db),
+    sessions: new SqliteSessionRepository(db),
     close() {
       reader.close();
       db.close();

@@ -11,6 +11,8 @@ export class SqliteUserRepository implements UserRepository {
   private readonly selectByLogin;
   private readonly selectById;
   private readonly selectCount;
+  private readonly updatePassword;
+  private readonly selectPassword;
 
   constructor(db: SqliteDb) {
     this.insert = db.prepare<[string, number, number], UserRow>(
@@ -18,6 +20,8 @@ export class SqliteUserRepository implements UserRepository {
     this.selectByLogin = db.prepare<[string], UserRow>('SELECT * FROM users WHERE login = ?');
     this.selectById = db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?');
     this.selectCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users');
+    this.updatePassword = db.prepare<[string | null, number]>('UPDATE users SET password_hash = ? WHERE id = ?');
+    this.selectPassword = db.prepare<[number], { password_hash: string | null }>('SELECT password_hash FROM users WHERE id = ?');
   }
 
   async create(login: string, isAdmin: boolean): Promise<User> {
@@ -36,5 +40,13 @@ export class SqliteUserRepository implements UserRepository {
 
   async count(): Promise<number> {
     return this.selectCount.get()!.n;
+  }
+
+  async setPasswordHash(userId: number, hash: string | null): Promise<void> {
+    this.updatePassword.run(hash, userId);
+  }
+
+  async passwordHash(userId: number): Promise<string | null> {
+    return this.selectPassword.get(userId)?.password_hash ?? null;
   }
 }

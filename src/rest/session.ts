@@ -1,0 +1,59 @@
+// The web UI's sign-in: POST /api/session {login, password} → an HttpOnly,
+// SameSite=Lax session cookie (Secure over https) and the CSRF token the UI
+// echoes in X-CSRF-Token; GET /api/session tells who is signed in; DELETE
+// signs out. Failed sign-ins count against the same per-address limit as
+// failed API keys.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { csrfMatches, csrfTokenFor, CSRF_HEADER, SESSION_COOKIE, SESSION_TTL_MS } from '../auth/sessions.js';
+import type { Core } from '../core/core.js';
+import { Errors } from '../errors.js';
+
+function cookieOptions(request: FastifyRequest) {
+  return {
+    path: '/', httpOnly: true, sameSite: 'lax' as const, secure: request.protocol === 'https',
+    maxAge: Math.floor(SESSION_TTL_MS / 1000),
+  };
+}
+
+export async function sessionRoutes(app: FastifyInstance, opts: { core: Core }): Promise<void> {
+  const { core } = opts;
+
+  app.post<{ Body: { login: string; password: string } }>('/api/session', {
+    schema: {
+      body: {
+        type: 'object', required: ['login', 'password'], additionalProperties: false,
+        properties: { login: { type: 'string', minLength: 1, maxLength: 100 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
+      },
+    },
+  }, async (request, reply) => {
+    const wait = core.auth.blockedFor(request.ip);
+    if (wait !== null) {
+      throw Object.assign(new Errors.TOO_MANY_REQUESTS(`too many failed sign-ins from this address; try again in ${wait} s`), { retryAfterSeconds: wait });
+    }
+    const session = await core.sessions.signIn(request.body.login, request.body.password);
+    if (!session) {
+      await core.auth.recordFailure(request.ip);
+      throw new Errors.UNAUTHENTICATED('wrong login or password');
+    }
+    reply.setCookie(SESSION_COOKIE, session.token, cookieOptions(request));
+    return { login: session.user.login, isAdmin: session.user.isAdmin, csrfToken: csrfTokenFor(session.token) };
+  });
+
+  app.get('/api/session', async (request) => {
+    const token = request.cookies[SESSION_COOKIE];
+    const user = token ? await core.sessions.userFor(token) : null;
+    if (!token || !user) throw new Errors.UNAUTHENTICATED('not signed in');
+    return { login: user.login, isAdmin: user.isAdmin, csrfToken: csrfTokenFor(token) };
+  });
+
+  app.delete('/api/session', async (request, reply: FastifyReply) => {
+    const token = request.cookies[SESSION_COOKIE];
+    if (token) {
+      const csrf = request.headers[CSRF_HEADER];
+      if (!csrfMatches(token, Array.isArray(csrf) ? csrf[0] : csrf)) throw new Errors.FORBIDDEN('missing or wrong X-CSRF-Token');
+      await core.sessions.signOut(token);
+    }
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return { ok: true };
+  });
+}
