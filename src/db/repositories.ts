@@ -57,16 +57,7 @@ export interface ChannelRepository {
   rolesOfUser(userId: number): Promise<Map<number, ChannelRole>>;
 }
 
-export interface NewApiKey {
-  userId: number;
-  lookupId: string;
-  secretHash: string;
-  name: string;
-  description: string | null;
-  accessMode: AccessMode;
-  channelId: number | null;
-  expiresAt: number | null;
-}
+export type NewApiKey = Omit<ApiKey, 'id' | 'createdAt' | 'lastUsedAt' | 'revokedAt'>;
 
 export interface ApiKeyRepository {
   /** Null if the user already has a key with that name. */

@@ -23,14 +23,19 @@ function argInt(field: FieldNode, name: string, variables: Record<string, unknow
   return null;
 }
 
+function fragmentsOf(context: ValidationContext): Map<string, FragmentDefinitionNode> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const def of context.getDocument().definitions) {
+    if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+  }
+  return fragments;
+}
+
 const PAGED = new Set(['channels', 'packages', 'variants', 'versions', 'users']);
 
 export function costLimitRule(variables: Record<string, unknown>, max = MAX_QUERY_COST): ValidationRule {
   return (context: ValidationContext) => {
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const def of context.getDocument().definitions) {
-      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-    }
+    const fragments = fragmentsOf(context);
     const costOf = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
       if (!set) return 0;
       let total = 0;
@@ -65,10 +70,7 @@ export const MAX_QUERY_DEPTH = 12;
 
 export function depthLimitRule(max = MAX_QUERY_DEPTH): ValidationRule {
   return (context: ValidationContext) => {
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const def of context.getDocument().definitions) {
-      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-    }
+    const fragments = fragmentsOf(context);
     const depthOf = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
       if (!set) return 0;
       let deepest = 0;
