@@ -14,7 +14,8 @@ export const UI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
 
 export async function uiRoutes(app: FastifyInstance): Promise<void> {
   const built = fs.existsSync(path.join(UI_DIR, 'index.html'));
-  await app.register(fastifyStatic, { root: built ? UI_DIR : path.dirname(UI_DIR), serve: false });
+  // preCompressed: the build writes .br/.gz copies beside the document.
+  await app.register(fastifyStatic, { root: built ? UI_DIR : path.dirname(UI_DIR), serve: false, preCompressed: true });
   const page = async (_req: unknown, reply: FastifyReply) => {
     if (!built) {
       return reply.code(503).type('text/plain').send('The web UI is not built: run `npm run build`.');
