@@ -9,6 +9,7 @@ import { SqliteAuditRepository } from './audit.js';
 import { SqliteCatalogRepository } from './catalog.js';
 import { SqliteChannelRepository } from './channels.js';
 import { SqliteJobRepository } from './jobs.js';
+import { SqliteOidcRepository } from './oidc.js';
 import { SqliteIndexStateRepository, revisionBumper } from './index-state.js';
 import { SqlitePackageRepository } from './packages.js';
 import { SqliteUserRepository } from './users.js';
@@ -30,6 +31,7 @@ export function createSqliteRepositories(file: string): Repositories {
     catalog: new SqliteCatalogRepository(db),
     jobs: new SqliteJobRepository(db),
     audit: new SqliteAuditRepository(db),
+    oidc: new SqliteOidcRepository(db),
     close() {
       reader.close();
       db.close();
