@@ -9,7 +9,7 @@ import { pageRequest } from '../core/catalog.js';
 import { normaliseOrder } from './order.js';
 import type { ChannelOrderField } from '../db/repositories.js';
 import {
-  aboutField, int32, iso, pageResult, parseDateTime, parseJsonOrNull, urlsOf, type ApiKeyObj, type ChannelObj,
+  aboutField, int32, iso, pageResult, parseDateTime, parseJsonOrNull, publisherObj, urlsOf, type ApiKeyObj, type ChannelObj,
   type MemberObj, type PackageObj, type VariantObj, type VersionObj,
 } from './shapes.js';
 import { readScope } from '../auth/policy.js';
@@ -45,7 +45,7 @@ export const typeResolvers = {
   ...scalars,
 
   Owner: { resolveType: () => 'User' },
-  Publisher: { resolveType: (obj: { kind?: string }) => (obj.kind === 'gitlab' ? 'GitlabPublisher' : 'GithubPublisher') },
+  Publisher: { resolveType: (obj: { provider: string }) => (obj.provider === 'gitlab' ? 'GitlabPublisher' : 'GithubPublisher') },
 
   User: {
     name: (u: User) => u.login,
@@ -82,7 +82,7 @@ export const typeResolvers = {
     baseUrl: (c: ChannelObj, _: unknown, ctx: GqlContext) => `${ctx.baseUrl}/${c.name}`,
     mirror: () => null,
     notices: () => [],
-    oidcPublishers: () => [],
+    oidcPublishers: async (c: ChannelObj, _: unknown, ctx: GqlContext) => (await ctx.core.publishers.list(ctx.principal, c)).map(publisherObj),
     async channelMembers(c: ChannelObj, _: unknown, ctx: GqlContext): Promise<MemberObj[]> {
       // Who has access is for those who have access, not for every reader of a public channel.
       if (roleOn(ctx.principal, c) === null && !(ctx.principal.kind === 'user' && ctx.principal.user.isAdmin)) return [];
