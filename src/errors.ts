@@ -36,6 +36,7 @@ export const Errors = {
   METADATA_MISMATCH: define('METADATA_MISMATCH', 400, 'file name does not match info/index.json'),
   INVALID_SUBDIR: define('INVALID_SUBDIR', 400, 'invalid subdir'),
   INVALID_CHANNEL_NAME: define('INVALID_CHANNEL_NAME', 400, 'invalid channel name'),
+  INVALID_ATTESTATION: define('INVALID_ATTESTATION', 400, 'the attestation is not a sigstore bundle for this package and channel'),
   // 401/403 — who you are, what you may do
   UNAUTHENTICATED: define('UNAUTHENTICATED', 401, 'a valid API key is required (Authorization: Bearer pfx_…)'),
   FORBIDDEN: define('FORBIDDEN', 403, 'you are not allowed to do this'),

@@ -71,7 +71,7 @@ export function createCore(config: Config, log: FastifyBaseLogger): Core {
     audit,
     channels,
     catalog: new CatalogService(repos.catalog),
-    packages: new PackageService(repos, store, indexer, audit, { tempDir, maxUploadBytes: config.maxUploadBytes }),
+    packages: new PackageService(repos, store, indexer, audit, { tempDir, maxUploadBytes: config.maxUploadBytes, publicUrl: config.publicUrl }),
     publishers: new PublisherService(repos, channels, oidc, audit, {
       audience: config.oidcAudience, publicUrl: config.publicUrl, log: log.child({ component: 'trusted-publishing' }),
     }),

@@ -114,8 +114,9 @@ export const typeResolvers = {
     urls: async (p: PackageObj, _: unknown, ctx: GqlContext) => urlsOf((await ctx.batch.latestVariant.load(keyOf(p)))?.aboutJson ?? null),
     monthlyVersions: () => [],
     totalCount: () => null,
-    // Attestations are not verified yet, so no version is claimed verified.
-    latestVersionVerified: () => false,
+    // "Verified" as prefix.dev means it: every visible variant of the latest
+    // version came with an attestation that passed the upload checks.
+    latestVersionVerified: async (p: PackageObj, _: unknown, ctx: GqlContext) => (await ctx.batch.facts.load(keyOf(p)))?.latest.verified ?? false,
   },
 
   PackageVersion: {
