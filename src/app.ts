@@ -13,6 +13,7 @@ import { sessionRoutes } from './rest/session.js';
 import { uiRoutes } from './ui/plugin.js';
 import { fileRoutes } from './rest/files.js';
 import { manageRoutes } from './rest/manage.js';
+import { oidcRoutes } from './rest/oidc.js';
 import { uploadRoutes } from './rest/upload.js';
 
 declare module 'fastify' {
@@ -68,6 +69,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(uploadRoutes, { core });
   await app.register(manageRoutes, { core });
+  await app.register(oidcRoutes, { core });
   await app.register(graphqlRoutes, { core, graphiql: config.graphiql });
   await app.register(sessionRoutes, { core });
   await app.register(uiRoutes);

@@ -1,6 +1,7 @@
 // One validated configuration object, read once from env and CLI flags.
 // This is the only module that reads process.env.
 import path from 'node:path';
+import type { OidcProvider } from './core/types.js';
 
 export interface Config {
   host: string;
@@ -27,6 +28,20 @@ export interface Config {
   trustProxy: boolean;
   /** Serve the GraphiQL IDE at /graphiql. */
   graphiql: boolean;
+  /** The URL clients reach this server at (https://conda.example.com), when known. */
+  publicUrl: string | null;
+  /** CI identity-token issuers trusted for trusted publishing, at most one per provider. */
+  oidcIssuers: readonly OidcIssuer[];
+  /** The `aud` a CI token must carry; null = the host name of publicUrl, else of the request. */
+  oidcAudience: string | null;
+  /** After fetching an issuer's keys, how long an unknown `kid` waits before they are fetched again. */
+  oidcJwksCooldownMs: number;
+}
+
+export interface OidcIssuer {
+  /** Exactly the `iss` its tokens carry. */
+  url: string;
+  provider: OidcProvider;
 }
 
 export interface ConfigOverrides {
@@ -53,6 +68,60 @@ function boolFrom(value: string | undefined, name: string, fallback: boolean): b
   throw new Error(`${name} must be true or false (got ${JSON.stringify(value)})`);
 }
 
+const WELL_KNOWN_ISSUERS: ReadonlyArray<[RegExp, OidcProvider]> = [
+  // GitHub Actions; enterprises with a unique issuer get .../<enterprise>.
+  [/^https:\/\/token\.actions\.githubusercontent\.com(\/[A-Za-z0-9_.-]+)?$/, 'github'],
+  [/^https:\/\/gitlab\.com$/, 'gitlab'],
+];
+const DEFAULT_ISSUERS = 'https://token.actions.githubusercontent.com,https://gitlab.com';
+
+/**
+ * CHANNELD_OIDC_TRUSTED_ISSUERS: comma-separated issuer URLs, each as
+ * `github=URL` or `gitlab=URL` unless it is GitHub's or gitlab.com's own;
+ * `none` turns trusted publishing off. https only, except loopback issuers
+ * (tests, local development).
+ */
+function issuersFrom(value: string | undefined): OidcIssuer[] {
+  const text = value === undefined || value.trim() === '' ? DEFAULT_ISSUERS : value.trim();
+  if (text === 'none') return [];
+  const name = 'CHANNELD_OIDC_TRUSTED_ISSUERS';
+  const issuers: OidcIssuer[] = [];
+  for (const entry of text.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const m = /^(github|gitlab)=(.+)$/.exec(entry);
+    const url = m ? m[2]! : entry;
+    const provider = (m?.[1] as OidcProvider | undefined) ?? WELL_KNOWN_ISSUERS.find(([re]) => re.test(url))?.[1];
+    if (!provider) throw new Error(`${name}: say which CI ${JSON.stringify(url)} belongs to (github=URL or gitlab=URL)`);
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new Error(`${name}: ${JSON.stringify(url)} is not a URL`);
+    }
+    const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
+      throw new Error(`${name}: ${JSON.stringify(url)} must be https (plain http only for loopback issuers)`);
+    }
+    if (url.endsWith('/') || parsed.search || parsed.hash) throw new Error(`${name}: write ${JSON.stringify(url)} exactly as its tokens' iss (no trailing /, query or fragment)`);
+    // Publishers name a repository, not an instance: with two issuers of one
+    // kind, acme/widgets on one could publish as acme/widgets of the other.
+    if (issuers.some((i) => i.provider === provider)) throw new Error(`${name}: at most one ${provider} issuer`);
+    issuers.push({ url, provider });
+  }
+  return issuers;
+}
+
+function publicUrlFrom(value: string | undefined): string | null {
+  if (value === undefined || value.trim() === '') return null;
+  let parsed: URL;
+  try {
+    parsed = new URL(value.trim());
+  } catch {
+    throw new Error(`CHANNELD_PUBLIC_URL must be a URL (got ${JSON.stringify(value)})`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new Error('CHANNELD_PUBLIC_URL must be http(s)');
+  return parsed.href.replace(/\/+$/, '');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
   const port = intFrom(overrides.port ?? env.CHANNELD_PORT, 'port (CHANNELD_PORT)', 8080, 0);
   if (port > 65535) throw new Error('port must be <= 65535');
@@ -71,5 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     authFailuresPerMinute: intFrom(env.CHANNELD_AUTH_FAILURES_PER_MINUTE, 'CHANNELD_AUTH_FAILURES_PER_MINUTE', 30, 1),
     trustProxy: boolFrom(env.CHANNELD_TRUST_PROXY, 'CHANNELD_TRUST_PROXY', false),
     graphiql: boolFrom(env.CHANNELD_GRAPHIQL, 'CHANNELD_GRAPHIQL', false),
+    publicUrl: publicUrlFrom(env.CHANNELD_PUBLIC_URL),
+    oidcIssuers: Object.freeze(issuersFrom(env.CHANNELD_OIDC_TRUSTED_ISSUERS)),
+    oidcAudience: env.CHANNELD_OIDC_AUDIENCE?.trim().toLowerCase() || null,
+    oidcJwksCooldownMs: intFrom(env.CHANNELD_OIDC_JWKS_COOLDOWN_MS, 'CHANNELD_OIDC_JWKS_COOLDOWN_MS', 30_000),
   });
 }

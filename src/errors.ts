@@ -36,9 +36,13 @@ export const Errors = {
   METADATA_MISMATCH: define('METADATA_MISMATCH', 400, 'file name does not match info/index.json'),
   INVALID_SUBDIR: define('INVALID_SUBDIR', 400, 'invalid subdir'),
   INVALID_CHANNEL_NAME: define('INVALID_CHANNEL_NAME', 400, 'invalid channel name'),
+  INVALID_ATTESTATION: define('INVALID_ATTESTATION', 400, 'the attestation is not a sigstore bundle for this package and channel'),
   // 401/403 — who you are, what you may do
   UNAUTHENTICATED: define('UNAUTHENTICATED', 401, 'a valid API key is required (Authorization: Bearer pfx_…)'),
   FORBIDDEN: define('FORBIDDEN', 403, 'you are not allowed to do this'),
+  // Trusted publishing (POST /api/oidc/mint_token): rattler prints these bodies.
+  OIDC_TOKEN_INVALID: define('OIDC_TOKEN_INVALID', 401, 'the CI identity token is not valid here'),
+  NO_MATCHING_PUBLISHER: define('NO_MATCHING_PUBLISHER', 403, 'no trusted publisher matches this CI identity token'),
   // 404/409/413
   NOT_FOUND: define('NOT_FOUND', 404, 'not found'),
   CHANNEL_NOT_FOUND: define('CHANNEL_NOT_FOUND', 404, 'channel not found'),
@@ -49,6 +53,8 @@ export const Errors = {
   PAYLOAD_TOO_LARGE: define('PAYLOAD_TOO_LARGE', 413, 'the package is larger than this server accepts'),
   UNSUPPORTED_MEDIA_TYPE: define('UNSUPPORTED_MEDIA_TYPE', 415, 'send the package as application/octet-stream or multipart/form-data'),
   TOO_MANY_REQUESTS: define('TOO_MANY_REQUESTS', 429, 'too many requests'),
+  // 502 — a CI's OIDC issuer could not be reached (retried by clients)
+  OIDC_ISSUER_UNAVAILABLE: define('OIDC_ISSUER_UNAVAILABLE', 502, "the CI identity token's issuer could not be reached"),
   // 503 — shutting down
   UNAVAILABLE: define('UNAVAILABLE', 503, 'the server is shutting down'),
 } as const;

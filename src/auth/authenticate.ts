@@ -1,10 +1,12 @@
-// Identity: turns request credentials into a Principal. Policy (what that
+// Identity: turns request credentials into a Principal (a user with or
+// without a key, or a CI job holding a trusted-publishing token). Policy (what that
 // principal may do) lives in policy.ts. A request with no credentials is
 // anonymous; credentials that do not verify are refused by the caller (REST:
 // 401 with a Bearer challenge; GraphQL: viewer null). Repeated failures from
 // one client address are cut off before any key is checked.
 import type { ApiKeyVerifier } from './api-keys.js';
 import { csrfMatches, type SessionManager } from './sessions.js';
+import { isPublisherToken, type PublisherTokenVerifier } from './publisher-tokens.js';
 import { ANONYMOUS, type ChannelRole, type Principal } from '../core/types.js';
 
 export type Credentials =
@@ -70,6 +72,7 @@ export class Authenticator {
   constructor(
     private readonly verifier: ApiKeyVerifier,
     private readonly sessions: SessionManager,
+    private readonly publisherTokens: PublisherTokenVerifier,
     private readonly rolesOf: (userId: number) => Promise<ReadonlyMap<number, ChannelRole>>,
   ) {}
 
@@ -96,6 +99,12 @@ export class Authenticator {
     }
     const blocked = this.limiter?.blockedFor(client) ?? null;
     if (blocked !== null) return { ok: false, reason: 'rate-limited', retryAfterSeconds: blocked };
+    if (creds.kind === 'token' && isPublisherToken(creds.token)) {
+      const principal = await this.publisherTokens.verify(creds.token);
+      if (principal) return { ok: true, principal };
+      await this.limiter?.recordFailure(client);
+      return { ok: false, reason: 'invalid' };
+    }
     const verified = creds.kind === 'token' ? await this.verifier.verify(creds.token) : null;
     if (!verified) {
       await this.limiter?.recordFailure(client);

@@ -8,6 +8,9 @@
 // Keys: a key acts as its user, narrowed by its access mode and, when it is
 // scoped to a channel, limited to that channel. A key never grants more
 // than its user has.
+// Trusted-publishing tokens: no user behind them; on each channel whose
+// publisher they matched they have that publisher's access mode (never
+// 'manage'); elsewhere only what anyone has.
 import { Errors } from '../errors.js';
 import type { AccessMode, Channel, ChannelRole, Principal, ReadScope } from '../core/types.js';
 
@@ -52,7 +55,14 @@ function keyMay(principal: Principal, action: ChannelAction, channel: Channel): 
   return KEY_ALLOWS[accessMode].has(action);
 }
 
+function publisherMay(principal: Extract<Principal, { kind: 'publisher' }>, action: ChannelAction, channel: Channel): boolean {
+  const grants = principal.grants.filter((g) => g.channelId === channel.id);
+  if (grants.length === 0) return action === 'read' && channel.isPublic;
+  return action !== 'manage' && grants.some((g) => KEY_ALLOWS[g.accessMode].has(action));
+}
+
 export function can(principal: Principal, action: ChannelAction, channel: Channel): boolean {
+  if (principal.kind === 'publisher') return publisherMay(principal, action, channel);
   return userMay(principal, action, channel) && keyMay(principal, action, channel);
 }
 
@@ -70,6 +80,10 @@ export function assertCan(principal: Principal, action: ChannelAction, channel: 
 
 /** Which channels a principal's listings may show (mirrors `can(…, 'read', …)`). */
 export function readScope(principal: Principal): ReadScope {
+  if (principal.kind === 'publisher') {
+    const granted = principal.grants.filter((g) => KEY_ALLOWS[g.accessMode].has('read')).map((g) => g.channelId);
+    return { all: false, userId: null, onlyChannelId: null, grantedChannelIds: granted };
+  }
   if (principal.kind !== 'user') return { all: false, userId: null, onlyChannelId: null };
   if (principal.user.isAdmin && (principal.key === null || principal.key.channelId === null)) return { all: true };
   return { all: false, userId: principal.user.id, onlyChannelId: principal.key?.channelId ?? null, admin: principal.user.isAdmin };
@@ -91,6 +105,7 @@ export function mayManageAccount(principal: Principal): boolean {
 }
 
 export function requireUser(principal: Principal): Extract<Principal, { kind: 'user' }> {
+  if (principal.kind === 'publisher') throw new Errors.FORBIDDEN('a trusted-publishing token acts only on its channel\'s packages');
   if (principal.kind !== 'user') throw new Errors.UNAUTHENTICATED();
   return principal;
 }

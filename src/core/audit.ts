@@ -1,4 +1,5 @@
-// The audit log: every change of rights, keys and contents, with its actor.
+// The audit log: every change of rights, keys and contents, with its actor
+// (a user and key, or a trusted-publishing token and the CI claims behind it).
 import type { AuditRepository } from '../db/repositories.js';
 import type { AuditAction, AuditEvent, Principal } from './types.js';
 
@@ -11,6 +12,7 @@ export class AuditLog {
       actorUserId: actor?.kind === 'user' ? actor.user.id : null,
       actorLogin: actor?.kind === 'user' ? actor.user.login : null,
       actorKeyId: actor?.kind === 'user' ? (actor.key?.id ?? null) : null,
+      actorPublisher: actor?.kind === 'publisher' ? { publisherIds: actor.grants.map((g) => g.publisherId), claims: actor.claims } : null,
       action,
       channel: what.channel ?? null,
       target: what.target ?? null,

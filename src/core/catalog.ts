@@ -28,6 +28,8 @@ export interface VersionInfo {
   platforms: string[];
   lastCreatedAt: number;
   hidden: boolean;
+  /** Every visible variant has an attestation (prefix.dev's "verified" badge). */
+  verified: boolean;
 }
 
 export interface PackageFacts {
@@ -76,7 +78,10 @@ export class CatalogService {
       const byVersion = new Map(list.map((r) => [r.version, r]));
       const versions = order.map((v) => {
         const r = byVersion.get(v)!;
-        return { version: v, platforms: r.subdirs, lastCreatedAt: r.lastCreatedAt, hidden: r.visibleCount === 0 };
+        return {
+          version: v, platforms: r.subdirs, lastCreatedAt: r.lastCreatedAt, hidden: r.visibleCount === 0,
+          verified: r.visibleCount > 0 && r.attestedVisibleCount === r.visibleCount,
+        };
       });
       const latest = versions.find((v) => !v.hidden) ?? versions[0]!;
       const platforms = [...new Set(list.flatMap((r) => r.subdirs))].sort();

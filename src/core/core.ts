@@ -8,6 +8,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import { ApiKeyVerifier } from '../auth/api-keys.js';
 import { Authenticator } from '../auth/authenticate.js';
 import { SessionManager } from '../auth/sessions.js';
+import { OidcVerifier } from '../auth/oidc-verifier.js';
+import { PublisherTokenVerifier } from '../auth/publisher-tokens.js';
 import type { Config } from '../config.js';
 import type { Repositories } from '../db/repositories.js';
 import { createSqliteRepositories, sqliteFile } from '../db/sqlite/index.js';
@@ -17,6 +19,7 @@ import { AuditLog } from './audit.js';
 import { CatalogService } from './catalog.js';
 import { ChannelService } from './channels.js';
 import { PackageService } from './packages.js';
+import { PublisherService } from './publishers.js';
 import { recover } from './recovery.js';
 import { UserService } from './users.js';
 import { sortVersionsDesc } from './versions.js';
@@ -33,6 +36,7 @@ export interface Core {
   channels: ChannelService;
   catalog: CatalogService;
   packages: PackageService;
+  publishers: PublisherService;
   indexer: Indexer;
   tempDir: string;
   /** Start-up recovery + background indexing (the server; not the CLI). */
@@ -55,6 +59,8 @@ export function createCore(config: Config, log: FastifyBaseLogger): Core {
   });
   const audit = new AuditLog(repos.audit);
   const sessions = new SessionManager(repos);
+  const channels = new ChannelService(repos, store, indexer, audit);
+  const oidc = new OidcVerifier(config.oidcIssuers, { jwksCooldownMs: config.oidcJwksCooldownMs });
   let closed = false;
   return {
     config,
@@ -62,14 +68,17 @@ export function createCore(config: Config, log: FastifyBaseLogger): Core {
     store,
     verifier,
     sessions,
-    auth: new Authenticator(verifier, sessions, (userId) => repos.channels.rolesOfUser(userId)),
+    auth: new Authenticator(verifier, sessions, new PublisherTokenVerifier(repos.oidc), (userId) => repos.channels.rolesOfUser(userId)),
     tempDir,
     indexer,
     users: new UserService(repos, verifier, audit),
     audit,
-    channels: new ChannelService(repos, store, indexer, audit),
+    channels,
     catalog: new CatalogService(repos.catalog),
-    packages: new PackageService(repos, store, indexer, audit, { tempDir, maxUploadBytes: config.maxUploadBytes }),
+    packages: new PackageService(repos, store, indexer, audit, { tempDir, maxUploadBytes: config.maxUploadBytes, publicUrl: config.publicUrl }),
+    publishers: new PublisherService(repos, channels, oidc, audit, {
+      audience: config.oidcAudience, publicUrl: config.publicUrl, log: log.child({ component: 'trusted-publishing' }),
+    }),
     async startBackground() {
       await recover(repos, store, tempDir, log);
       // Bring every index up to date before the first request: after a crash

@@ -19,6 +19,7 @@ import { postInstallFlags } from '../indexer/channeldata.js';
 import { buildRecord, canonicalJson } from '../indexer/repodata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
+import { checkAttestation } from './attestations.js';
 import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateSubdir } from './conda-names.js';
 import type { AuditLog } from './audit.js';
 import { hashFile } from './hash-file.js';
@@ -56,7 +57,7 @@ export class PackageService {
     private readonly store: ObjectStore,
     private readonly indexer: IndexNotifier,
     private readonly audit: AuditLog,
-    private readonly opts: { tempDir: string; maxUploadBytes: number },
+    private readonly opts: { tempDir: string; maxUploadBytes: number; publicUrl?: string | null },
   ) {}
 
   async channelFor(principal: Principal, channelName: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
@@ -111,7 +112,9 @@ export class PackageService {
       const meta = await readPackageMetadata(ingested.path, parsed.format, parsed.stem);
       checkIndexMatchesFilename(meta.indexJson, parsed);
       const subdir = subdirOf(meta.indexJson);
-      const attestationJson = src.attestation === undefined ? null : normaliseAttestation(src.attestation);
+      const attestationJson = src.attestation === undefined ? null : checkAttestation(src.attestation, {
+        sha256: ingested.sha256, channel: channel.name, host: this.opts.publicUrl ? new URL(this.opts.publicUrl).host : null,
+      });
       const file: PackageFile = {
         channelId: channel.id,
         subdir,
@@ -129,6 +132,7 @@ export class PackageService {
         runExportsJson: meta.runExportsJson === null ? null : JSON.stringify(meta.runExportsJson),
         recordJson: canonicalJson(buildRecord(meta.indexJson, { md5: ingested.md5, sha256: ingested.sha256, size: ingested.sizeBytes })),
         postInstallJson: JSON.stringify(postInstallFlags(meta.paths)),
+        hasAttestation: attestationJson !== null,
         uploadedBy: principal.kind === 'user' ? principal.user.id : null,
       };
       const existing = await this.repos.packages.get(channel.id, subdir, parsed.filename);
@@ -140,9 +144,10 @@ export class PackageService {
         throw new Errors.PACKAGE_EXISTS(`another upload of ${subdir}/${parsed.filename} to channel '${channel.name}' is in progress`);
       }
       reserved = { subdir };
-      if (attestationJson !== null) {
-        await this.store.putStream(attestationKey(channel.name, subdir, parsed.filename), [attestationJson]);
-      }
+      // The bundles describe these bytes: a replacement without any must not inherit the old ones.
+      const sigsKey = attestationKey(channel.name, subdir, parsed.filename);
+      if (attestationJson !== null) await this.store.putStream(sigsKey, [attestationJson]);
+      else if (existing !== null) await this.store.delete(sigsKey);
       await this.store.putFile(packageKey(channel.name, subdir, parsed.filename), ingested.path);
       ingested = null;
       await this.repos.packages.commitUpload(channel.id, subdir, parsed.filename);
@@ -289,16 +294,4 @@ export class PackageService {
       uploadedBy: null,
     };
   }
-}
-
-/** The multipart `attestation` part: kept as a JSON array of bundles (`<file>.v0.sigs`). */
-function normaliseAttestation(text: string): string {
-  let bundle: unknown;
-  try {
-    bundle = JSON.parse(text);
-  } catch {
-    throw new Errors.BAD_REQUEST('the attestation part is not valid JSON');
-  }
-  if (bundle === null || typeof bundle !== 'object') throw new Errors.BAD_REQUEST('the attestation part must be a JSON object (a sigstore bundle)');
-  return JSON.stringify(Array.isArray(bundle) ? bundle : [bundle]);
 }

@@ -73,6 +73,8 @@ export interface PackageFile {
   recordJson: string;
   /** CEP-38 install-script flags from info/paths.json (JSON), for channeldata.json. */
   postInstallJson?: string | null;
+  /** A checked sigstore bundle is stored beside it (`<file>.v0.sigs`). */
+  hasAttestation?: boolean;
   uploadedBy: number | null;
 }
 
@@ -117,7 +119,46 @@ export type Principal =
       roles: ReadonlyMap<number, ChannelRole>;
       /** The key used, when the request came with one. */
       key: { id: number; accessMode: AccessMode; channelId: number | null } | null;
+    }
+  | {
+      /** A CI job holding a token minted by trusted publishing: no user behind it. */
+      kind: 'publisher';
+      /** One per publisher the CI token matched (usually one channel). */
+      grants: readonly PublisherGrant[];
+      /** The CI claims that earned the token, kept with everything it does. */
+      claims: PublisherClaims;
     };
+
+export type OidcProvider = 'github' | 'gitlab';
+
+/**
+ * A trusted publisher: a CI workflow allowed to mint short-lived tokens for
+ * one channel. GitHub: owner/project = repository owner/name, workflow =
+ * the workflow file name. GitLab: owner/project = namespace/project,
+ * workflow = the CI config file path. environment '' = any.
+ */
+export interface OidcPublisher {
+  id: string;
+  channelId: number;
+  provider: OidcProvider;
+  owner: string;
+  project: string;
+  workflow: string;
+  environment: string;
+  accessMode: AccessMode;
+  createdBy: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PublisherGrant {
+  publisherId: string;
+  channelId: number;
+  accessMode: AccessMode;
+}
+
+/** The claims of a CI identity token worth keeping: who ran what, where (repository, workflow, run, ref…). */
+export type PublisherClaims = Readonly<Record<string, string>>;
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
 
@@ -189,13 +230,14 @@ export interface Page<T> {
 /** What a principal may see in listings: everything (admin) or public + own + member channels. */
 export type ReadScope =
   | { all: true }
-  | { all: false; userId: number | null; onlyChannelId: number | null; admin?: boolean };
+  | { all: false; userId: number | null; onlyChannelId: number | null; admin?: boolean; grantedChannelIds?: readonly number[] };
 
 export type AuditAction =
   | 'key.created' | 'key.revoked' | 'key.deleted'
   | 'package.uploaded' | 'package.deleted' | 'package.yanked' | 'package.unyanked'
   | 'channel.created' | 'channel.deleted' | 'channel.visibility' | 'channel.updated'
-  | 'member.added' | 'member.removed';
+  | 'member.added' | 'member.removed'
+  | 'publisher.added' | 'publisher.deleted' | 'publisher.token-minted';
 
 export interface AuditEvent {
   id: number;
@@ -203,6 +245,8 @@ export interface AuditEvent {
   actorUserId: number | null;
   actorLogin: string | null;
   actorKeyId: number | null;
+  /** When a trusted-publishing token did it: its publishers and the CI claims behind it. */
+  actorPublisher: { publisherIds: string[]; claims: PublisherClaims } | null;
   action: AuditAction;
   channel: string | null;
   target: string | null;

@@ -6,7 +6,8 @@ import type {
   AuditEvent, BackgroundJob, ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow as PackageRowT, PageRequest, ReadScope, UserFilter,
 } from '../core/types.js';
 import type {
-  AccessMode, ApiKey, Channel, ChannelMember, ChannelRole, PackageFile, PackageRef, PackageRow, PendingFileDeletion, SubdirRef, SubdirState, User,
+  AccessMode, ApiKey, Channel, ChannelMember, ChannelRole, OidcProvider, OidcPublisher, PackageFile, PackageRef, PackageRow, PendingFileDeletion,
+  PublisherClaims, PublisherGrant, SubdirRef, SubdirState, User,
 } from '../core/types.js';
 
 export interface UserRepository {
@@ -188,6 +189,8 @@ export interface VersionRow extends PackageKey {
   subdirs: string[];
   lastCreatedAt: number;
   visibleCount: number;
+  /** Visible variants with an attestation. */
+  attestedVisibleCount: number;
   variantCount: number;
 }
 
@@ -238,6 +241,38 @@ export interface AuditRepository {
   list(opts: { limit: number; channel?: string | null; action?: string | null }): Promise<AuditEvent[]>;
 }
 
+export type NewOidcPublisher = Omit<OidcPublisher, 'createdAt' | 'updatedAt'>;
+
+export interface NewPublisherToken {
+  tokenHash: string;
+  grants: PublisherGrant[];
+  claims: PublisherClaims;
+  expiresAt: number;
+  /** The CI token's issuer and jti, refused if seen before; kept until jtiExpiresAt. */
+  issuer: string;
+  jti: string;
+  jtiExpiresAt: number;
+}
+
+export interface OidcRepository {
+  /** Null when the channel already has a publisher with exactly these fields. */
+  addPublisher(publisher: NewOidcPublisher): Promise<OidcPublisher | null>;
+  publishers(channelId: number): Promise<OidcPublisher[]>;
+  /** Every publisher of that provider and owner (GitHub repository owner, GitLab namespace). */
+  publishersOfOwner(provider: OidcProvider, owner: string): Promise<OidcPublisher[]>;
+  /** Deletes it and every token minted through it; returns it, or null if the channel has no such publisher. */
+  deletePublisher(channelId: number, id: string): Promise<OidcPublisher | null>;
+  /**
+   * In one transaction: records the jti (a replay changes nothing and
+   * answers 'replayed'), stores the token with its grants, and forgets
+   * expired tokens and jtis. 'publisher-gone' when a granting publisher was
+   * deleted meanwhile.
+   */
+  mintToken(token: NewPublisherToken, now: number): Promise<'minted' | 'replayed' | 'publisher-gone'>;
+  /** The live grants of a token (none once expired or its publishers are deleted). */
+  tokenGrants(tokenHash: string, now: number): Promise<{ grants: PublisherGrant[]; claims: PublisherClaims } | null>;
+}
+
 export interface Repositories {
   users: UserRepository;
   channels: ChannelRepository;
@@ -248,5 +283,6 @@ export interface Repositories {
   jobs: JobRepository;
   audit: AuditRepository;
   sessions: SessionRepository;
+  oidc: OidcRepository;
   close(): void;
 }

@@ -3,7 +3,7 @@ import { mayManageAccount, requireUser } from '../auth/policy.js';
 import { Errors } from '../errors.js';
 import type { AccessMode, ChannelMember, ChannelRole } from '../core/types.js';
 import type { GqlContext } from './context.js';
-import { parseDateTime, type ApiKeyObj, type MemberObj } from './shapes.js';
+import { parseDateTime, publisherObj, type ApiKeyObj, type MemberObj } from './shapes.js';
 
 const DEFAULT_KEY_LIFETIME_MS = 30 * 86_400_000;
 
@@ -81,6 +81,24 @@ export const Mutation = {
     const channel = await ctx.core.channels.forAction(ctx.principal, args.channelName, 'manage');
     const member = await ctx.core.channels.removeMember(ctx.principal, args.channelName, args.userName);
     return memberObj(member, channel);
+  },
+
+  async addGithubOidcPublisher(_: unknown, args: { channelName: string; repositoryOwner: string; repositoryName: string; workflowFilename: string; environment?: string | null; accessMode?: AccessMode | null }, ctx: GqlContext) {
+    return publisherObj(await ctx.core.publishers.add(ctx.principal, args.channelName, {
+      provider: 'github', owner: args.repositoryOwner, project: args.repositoryName, workflow: args.workflowFilename,
+      environment: args.environment, accessMode: args.accessMode,
+    }));
+  },
+
+  async addGitlabOidcPublisher(_: unknown, args: { channelName: string; namespace: string; project: string; workflowFilepath: string; environment?: string | null; accessMode?: AccessMode | null }, ctx: GqlContext) {
+    return publisherObj(await ctx.core.publishers.add(ctx.principal, args.channelName, {
+      provider: 'gitlab', owner: args.namespace, project: args.project, workflow: args.workflowFilepath,
+      environment: args.environment, accessMode: args.accessMode,
+    }));
+  },
+
+  async deleteOidcPublisher(_: unknown, args: { channelName: string; id: string }, ctx: GqlContext) {
+    return publisherObj(await ctx.core.publishers.delete(ctx.principal, args.channelName, args.id));
   },
 
   async batchYankPackageVariants(_: unknown, args: Entries & { reason: string; alsoHide?: boolean | null }, ctx: GqlContext) {

@@ -66,6 +66,7 @@ type Channel {
   notices: [ChannelNotice!]!
   packages(filters: PackageFilter, orderBy: PackageOrderBy, limit: Int, page: Int): PackagePageResult!
   channelMembers: [ChannelMember!]!
+  "The CI workflows trusted to publish here; empty unless you may manage the channel."
   oidcPublishers: [Publisher!]!
   "Bytes of all package files in the channel."
   size: Int!
@@ -203,6 +204,12 @@ type Mutation {
   deleteChannel(name: String!): ChannelResult!
   addChannelMember(userName: String!, channelName: String!, role: ChannelMemberRole!): ChannelMember!
   deleteChannelMember(userName: String!, channelName: String!): ChannelMember!
+  "Trusts a GitHub Actions workflow to publish to the channel (trusted publishing); owners only."
+  addGithubOidcPublisher(channelName: String!, repositoryOwner: String!, repositoryName: String!, workflowFilename: String!, environment: String, accessMode: ChannelAccessMode): GithubPublisher!
+  "Trusts a GitLab CI pipeline to publish to the channel (trusted publishing); owners only."
+  addGitlabOidcPublisher(channelName: String!, namespace: String!, project: String!, workflowFilepath: String!, environment: String, accessMode: ChannelAccessMode): GitlabPublisher!
+  "Removes a publisher; tokens it minted stop working at once."
+  deleteOidcPublisher(channelName: String!, id: String!): OidcPublisher!
   batchYankPackageVariants(channelName: String!, entries: [PackageVariantInput!]!, reason: String!, alsoHide: Boolean): Boolean!
   batchUnyankPackageVariants(channelName: String!, entries: [PackageVariantInput!]!, alsoUnhide: Boolean): Boolean!
   batchDeletePackageVariants(channelName: String!, entries: [PackageVariantInput!]!): Boolean!

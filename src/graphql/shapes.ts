@@ -1,5 +1,5 @@
 // The objects resolvers pass around, and how domain rows become them.
-import type { Page, PageRequest, PackageRow, Channel, ApiKey } from '../core/types.js';
+import type { Page, PageRequest, PackageRow, Channel, ApiKey, OidcPublisher } from '../core/types.js';
 import type { PackageListRow } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 
@@ -30,6 +30,14 @@ export interface MemberObj {
   isOwner: boolean;
 }
 export type ApiKeyObj = ApiKey & { token?: string };
+
+/** GithubPublisher / GitlabPublisher / OidcPublisher, in prefix.dev's field names. */
+export function publisherObj(p: OidcPublisher) {
+  const common = { provider: p.provider, id: p.id, createdAt: iso(p.createdAt), updatedAt: iso(p.updatedAt), environment: p.environment, accessMode: p.accessMode };
+  return p.provider === 'github'
+    ? { ...common, repositoryOwner: p.owner, repositoryName: p.project, workflowFilename: p.workflow }
+    : { ...common, namespace: p.owner, project: p.project, workflowFilepath: p.workflow };
+}
 
 export function pageResult<T, U>(page: Page<T>, req: PageRequest, map: (item: T) => U) {
   return {

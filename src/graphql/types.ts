@@ -9,7 +9,7 @@ import { pageRequest } from '../core/catalog.js';
 import { normaliseOrder } from './order.js';
 import type { ChannelOrderField } from '../db/repositories.js';
 import {
-  aboutField, int32, iso, pageResult, parseDateTime, parseJsonOrNull, urlsOf, type ApiKeyObj, type ChannelObj,
+  aboutField, int32, iso, pageResult, parseDateTime, parseJsonOrNull, publisherObj, urlsOf, type ApiKeyObj, type ChannelObj,
   type MemberObj, type PackageObj, type VariantObj, type VersionObj,
 } from './shapes.js';
 import { readScope } from '../auth/policy.js';
@@ -45,7 +45,7 @@ export const typeResolvers = {
   ...scalars,
 
   Owner: { resolveType: () => 'User' },
-  Publisher: { resolveType: (obj: { kind?: string }) => (obj.kind === 'gitlab' ? 'GitlabPublisher' : 'GithubPublisher') },
+  Publisher: { resolveType: (obj: { provider: string }) => (obj.provider === 'gitlab' ? 'GitlabPublisher' : 'GithubPublisher') },
 
   User: {
     name: (u: User) => u.login,
@@ -82,7 +82,7 @@ export const typeResolvers = {
     baseUrl: (c: ChannelObj, _: unknown, ctx: GqlContext) => `${ctx.baseUrl}/${c.name}`,
     mirror: () => null,
     notices: () => [],
-    oidcPublishers: () => [],
+    oidcPublishers: async (c: ChannelObj, _: unknown, ctx: GqlContext) => (await ctx.core.publishers.list(ctx.principal, c)).map(publisherObj),
     async channelMembers(c: ChannelObj, _: unknown, ctx: GqlContext): Promise<MemberObj[]> {
       // Who has access is for those who have access, not for every reader of a public channel.
       if (roleOn(ctx.principal, c) === null && !(ctx.principal.kind === 'user' && ctx.principal.user.isAdmin)) return [];
@@ -114,8 +114,9 @@ export const typeResolvers = {
     urls: async (p: PackageObj, _: unknown, ctx: GqlContext) => urlsOf((await ctx.batch.latestVariant.load(keyOf(p)))?.aboutJson ?? null),
     monthlyVersions: () => [],
     totalCount: () => null,
-    // Attestations are not verified yet, so no version is claimed verified.
-    latestVersionVerified: () => false,
+    // "Verified" as prefix.dev means it: every visible variant of the latest
+    // version came with an attestation that passed the upload checks.
+    latestVersionVerified: async (p: PackageObj, _: unknown, ctx: GqlContext) => (await ctx.batch.facts.load(keyOf(p)))?.latest.verified ?? false,
   },
 
   PackageVersion: {

@@ -2,6 +2,8 @@
 //   /<channel>/<subdir>/repodata_shards.msgpack.zst, …/shards/<sha256>.msgpack.zst (CEP-16)
 //   /<channel>/<subdir>/repodata.json (+ gzip), repodata.json.zst, run_exports.json(.zst)
 //   /<channel>/<subdir>/<package file>, /<channel>/channeldata.json
+//   /<channel>/<subdir>/<package file>.v0.sigs (the sigstore bundles sent with
+//            it, a JSON array; GraphQL's PackageVariant.attestationsUrl)
 //
 //   rattler/pixi: GET repodata_shards.msgpack.zst first (404 → falls back, and
 //            caches that 404: so it exists from a channel's first moment), then
@@ -23,9 +25,11 @@ import type { Core } from '../core/core.js';
 import { parsePackageFilename, RESERVED_CHANNEL_NAMES, validateSubdir } from '../core/conda-names.js';
 import type { Channel } from '../core/types.js';
 import { Errors } from '../errors.js';
-import { channeldataKey, indexKey, packageKey, shardKey } from '../storage/keys.js';
+import { attestationKey, channeldataKey, indexKey, packageKey, shardKey } from '../storage/keys.js';
 import { principalOf } from './principal.js';
 import { sendStoredFile } from './send-file.js';
+
+const SIGS_SUFFIX = '.v0.sigs';
 
 interface FileRoute {
   Params: { channel: string; subdir: string; filename: string };
@@ -104,13 +108,27 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
       });
     }
 
+    const sigs = filename.endsWith(SIGS_SUFFIX);
+    const packageFile = sigs ? filename.slice(0, -SIGS_SUFFIX.length) : filename;
     try {
-      parsePackageFilename(filename);
+      parsePackageFilename(packageFile);
     } catch {
       throw new Errors.NOT_FOUND(`no file '${subdir}/${filename}' in channel '${channel.name}'`);
     }
-    const row = await core.packages.find(channel, subdir, filename);
-    if (!row) throw new Errors.PACKAGE_NOT_FOUND(`no file '${subdir}/${filename}' in channel '${channel.name}'`);
+    const row = await core.packages.find(channel, subdir, packageFile);
+    if (!row) throw new Errors.PACKAGE_NOT_FOUND(`no file '${subdir}/${packageFile}' in channel '${channel.name}'`);
+
+    if (sigs) {
+      const key = attestationKey(channel.name, subdir, packageFile);
+      const stat = row.hasAttestation ? await core.store.stat(key) : null;
+      if (stat === null) throw new Errors.NOT_FOUND(`'${subdir}/${packageFile}' was uploaded without an attestation`);
+      return sendStoredFile(request, reply, {
+        path: core.store.localPath(key),
+        etag: stat.etag,
+        contentType: 'application/json',
+        cacheControl: `${cacheScope(channel)}, max-age=3600`,
+      });
+    }
     return sendStoredFile(request, reply, {
       path: core.store.localPath(packageKey(channel.name, subdir, filename)),
       etag: `"${row.sha256}"`,

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import type { Platform } from '@conda-org/rattler';
 import { CHALLENGE, Q, basic, bearer, condaSafe, get, gql, gqlVisibility, upload, type Answer } from '../helpers/access.js';
 import { fixturePackages, type FixturePackage } from '../helpers/fixtures.js';
+import { sigstoreBundle } from '../helpers/oidc.js';
 import { rattlerSolve, rattlerSolveError } from '../helpers/rattler.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -160,7 +161,31 @@ describe('with a key that does not open the channel', () => {
   });
 });
 
-it.todo('attestations (<file>.v0.sigs) follow the same rules — not served yet');
+describe('attestations (<file>.v0.sigs)', () => {
+  it('follow the package: 401 without a key, 404 for an outsider, 200 in every form the owner uses', async () => {
+    const bundle = JSON.stringify(sigstoreBundle({ subject: [{ name: pkg.filename, sha256: pkg.sha256 }], targetChannel: `${server.url}/${CHANNEL}` }));
+    const form = new FormData();
+    form.append('file', new Blob([fs.readFileSync(pkg.file)]), pkg.filename);
+    form.append('attestation', bundle);
+    const replaced = await fetch(`${server.url}/api/v1/upload/${CHANNEL}?force=true`, { method: 'POST', headers: { authorization: bearer(olivia) }, body: form });
+    assert.equal(replaced.status, 200, await replaced.text());
+    const sigsUrl = (prefix = '') => `${packageUrl(prefix)}.v0.sigs`;
+    assertChallenged(await get(sigsUrl()), 'anonymous');
+    for (const [how, a] of [
+      ['Bearer', await get(sigsUrl(), bearer(olivia))],
+      ['Basic', await get(sigsUrl(), basic('x', olivia))],
+      ['/t/ scoped READ key, conda-safe', await get(sigsUrl(`/t/${condaSafe(downloadToken)}`))],
+    ] as const) {
+      assert.equal(a.status, 200, `${how}: ${a.status} ${a.error}`);
+      assert.deepEqual(JSON.parse(a.body.toString('utf8')), [JSON.parse(bundle)], how);
+      assert.match(a.headers.get('cache-control') ?? '', /^private\b/, how);
+    }
+    const outsider = await get(sigsUrl(), bearer(mallory));
+    const missing = await get(sigsUrl().replace(`/${CHANNEL}/`, '/no-such-channel/'), bearer(mallory));
+    assert.deepEqual([outsider.status, outsider.error], [missing.status, missing.error]);
+    assert.equal(outsider.status, 404);
+  });
+});
 
 describe('the rattler solver (wasm)', () => {
   const expectedSolution = ['dependency 1.0 noarch', 'dependent 1.0 noarch', 'package3 0.1.0 linux-64'];

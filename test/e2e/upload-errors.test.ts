@@ -10,6 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { fixturePackages, malformedFiles } from '../helpers/fixtures.js';
+import { sigstoreBundle } from '../helpers/oidc.js';
 import { startServer, tempDataDir, waitFor, type TestServer } from '../helpers/server.js';
 
 const CHANNEL = 'errs';
@@ -293,7 +294,7 @@ describe('refused uploads', () => {
 
   it('stores a multipart attestation beside the package as <file>.v0.sigs (a JSON array)', async () => {
     await s.core.channels.create('signed', s.admin.id, { isPublic: true });
-    const bundle = { mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', verificationMaterial: {}, dsseEnvelope: { payload: 'e30=' } };
+    const bundle = sigstoreBundle({ subject: [{ name: conda.filename, sha256: conda.sha256 }], targetChannel: `${s.url}/signed` });
     const res = await multipart(s, conda.filename, condaBytes, { fields: { attestation: JSON.stringify(bundle) }, channel: 'signed' });
     assert.equal(res.status, 200, res.text);
     const sigs = path.join(box.dataDir, 'channels', 'signed', 'noarch', `${conda.filename}.v0.sigs`);
@@ -302,7 +303,14 @@ describe('refused uploads', () => {
   });
 
   it('refuses an attestation that is not JSON, keeping neither package nor signature', async () => {
-    await box.refuses(() => multipart(s, conda.filename, condaBytes, { fields: { attestation: 'not json {' } }), 400, 'BAD_REQUEST');
+    await box.refuses(() => multipart(s, conda.filename, condaBytes, { fields: { attestation: 'not json {' } }), 400, 'INVALID_ATTESTATION');
+  });
+
+  it('refuses an attestation about another package or for another channel, keeping neither', async () => {
+    const about = (sha256: string, channel: string) =>
+      JSON.stringify(sigstoreBundle({ subject: [{ name: conda.filename, sha256 }], targetChannel: `${s.url}/${channel}` }));
+    await box.refuses(() => multipart(s, conda.filename, condaBytes, { fields: { attestation: about(tarBz2.sha256, CHANNEL) } }), 400, 'INVALID_ATTESTATION');
+    await box.refuses(() => multipart(s, conda.filename, condaBytes, { fields: { attestation: about(conda.sha256, 'signed') } }), 400, 'INVALID_ATTESTATION');
   });
 });
 

@@ -22,6 +22,7 @@ const REQUIRED_QUERY = ['viewer', 'user', 'users', 'apiKeys', 'channels', 'chann
 const REQUIRED_MUTATION = [
   'createApiKey', 'revokeApiKey', 'deleteApiKey', 'createChannel', 'updateChannel', 'deleteChannel', 'addChannelMember',
   'deleteChannelMember', 'batchYankPackageVariants', 'batchUnyankPackageVariants', 'batchDeletePackageVariants',
+  'addGithubOidcPublisher', 'addGitlabOidcPublisher', 'deleteOidcPublisher',
 ];
 
 // The same information as getIntrospectionQuery() asks for, nested only as

@@ -151,16 +151,17 @@ export class SqliteCatalogRepository implements CatalogRepository {
   }
 
   async versionRows(keys: PackageKey[]): Promise<VersionRow[]> {
-    const rows = this.all<{ channel_id: number; name: string; version: string; subdirs: string; last_created: number; visible: number; n: number }>(
+    const rows = this.all<{ channel_id: number; name: string; version: string; subdirs: string; last_created: number; visible: number; attested: number; n: number }>(
       `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(@keys))
        SELECT p.channel_id, p.name, p.version, json_group_array(DISTINCT p.subdir) AS subdirs,
-              max(p.created_at) AS last_created, sum(p.hidden = 0) AS visible, count(*) AS n
+              max(p.created_at) AS last_created, sum(p.hidden = 0) AS visible,
+              sum(p.hidden = 0 AND p.has_attestation = 1) AS attested, count(*) AS n
        FROM keys k CROSS JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
        GROUP BY p.channel_id, p.name, p.version`,
       { keys: JSON.stringify(keys.map((k) => [k.channelId, k.name])) });
     return rows.map((r) => ({
       channelId: r.channel_id, name: r.name, version: r.version, subdirs: (JSON.parse(r.subdirs) as string[]).sort(),
-      lastCreatedAt: r.last_created, visibleCount: r.visible, variantCount: r.n,
+      lastCreatedAt: r.last_created, visibleCount: r.visible, attestedVisibleCount: r.attested, variantCount: r.n,
     }));
   }
 
@@ -289,5 +290,6 @@ function scopeSql(scope: ReadScope, params: SqlParams): string {
     if (scope.onlyChannelId !== null) own = `(${own} AND c.id = ${params.add(scope.onlyChannelId)})`;
     parts.push(own);
   }
+  if (scope.grantedChannelIds?.length) parts.push(`c.id IN (SELECT value FROM json_each(${params.add(JSON.stringify(scope.grantedChannelIds))}))`);
   return `(${parts.join(' OR ')})`;
 }

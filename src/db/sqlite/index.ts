@@ -10,6 +10,7 @@ import { SqliteCatalogRepository } from './catalog.js';
 import { SqliteChannelRepository } from './channels.js';
 import { SqliteJobRepository } from './jobs.js';
 import { SqliteSessionRepository } from './sessions.js';
+import { SqliteOidcRepository } from './oidc.js';
 import { SqliteIndexStateRepository, revisionBumper } from './index-state.js';
 import { SqlitePackageRepository } from './packages.js';
 import { SqliteUserRepository } from './users.js';
@@ -32,6 +33,7 @@ export function createSqliteRepositories(file: string): Repositories {
     jobs: new SqliteJobRepository(db),
     audit: new SqliteAuditRepository(db),
     sessions: new SqliteSessionRepository(db),
+    oidc: new SqliteOidcRepository(db),
     close() {
       reader.close();
       db.close();

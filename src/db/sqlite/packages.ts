@@ -13,6 +13,7 @@ interface PackageDbRow {
   build: string; build_number: number; size_bytes: number; sha256: string; md5: string; index_json: string;
   about_json: string | null; run_exports_json: string | null; record_json: string; uploaded_by: number | null;
   created_at: number; updated_at: number; yanked_reason: string | null; hidden: number; post_install: string | null;
+  has_attestation: number;
 }
 
 export const toPackageRow = (r: PackageDbRow): PackageRow => ({
@@ -20,21 +21,21 @@ export const toPackageRow = (r: PackageDbRow): PackageRow => ({
   name: r.name, version: r.version, build: r.build, buildNumber: r.build_number, sizeBytes: r.size_bytes,
   sha256: r.sha256, md5: r.md5, indexJson: r.index_json, aboutJson: r.about_json, runExportsJson: r.run_exports_json,
   recordJson: r.record_json, uploadedBy: r.uploaded_by, createdAt: r.created_at, updatedAt: r.updated_at,
-  yankedReason: r.yanked_reason, hidden: r.hidden === 1, postInstallJson: r.post_install,
+  yankedReason: r.yanked_reason, hidden: r.hidden === 1, postInstallJson: r.post_install, hasAttestation: r.has_attestation === 1,
 });
 
 const params = (f: PackageFile, now: number) => ({
   channelId: f.channelId, subdir: f.subdir, filename: f.filename, format: f.format, name: f.name, version: f.version,
   build: f.build, buildNumber: f.buildNumber, sizeBytes: f.sizeBytes, sha256: f.sha256, md5: f.md5,
   indexJson: f.indexJson, aboutJson: f.aboutJson, runExportsJson: f.runExportsJson, recordJson: f.recordJson,
-  postInstallJson: f.postInstallJson ?? null, uploadedBy: f.uploadedBy, now,
+  postInstallJson: f.postInstallJson ?? null, hasAttestation: f.hasAttestation ? 1 : 0, uploadedBy: f.uploadedBy, now,
 });
 
 const UPSERT = `
   INSERT INTO packages (channel_id, subdir, filename, format, name, version, build, build_number, size_bytes,
-    sha256, md5, index_json, about_json, run_exports_json, record_json, post_install, uploaded_by, created_at, updated_at)
+    sha256, md5, index_json, about_json, run_exports_json, record_json, post_install, has_attestation, uploaded_by, created_at, updated_at)
   VALUES (@channelId, @subdir, @filename, @format, @name, @version, @build, @buildNumber, @sizeBytes,
-    @sha256, @md5, @indexJson, @aboutJson, @runExportsJson, @recordJson, @postInstallJson, @uploadedBy, @now, @now)`;
+    @sha256, @md5, @indexJson, @aboutJson, @runExportsJson, @recordJson, @postInstallJson, @hasAttestation, @uploadedBy, @now, @now)`;
 
 export class SqlitePackageRepository implements PackageRepository {
   private readonly selectOne;
@@ -76,7 +77,7 @@ export class SqlitePackageRepository implements PackageRepository {
         build_number = excluded.build_number, size_bytes = excluded.size_bytes, sha256 = excluded.sha256,
         md5 = excluded.md5, index_json = excluded.index_json, about_json = excluded.about_json,
         run_exports_json = excluded.run_exports_json, record_json = excluded.record_json,
-        post_install = excluded.post_install,
+        post_install = excluded.post_install, has_attestation = excluded.has_attestation,
         uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at,
         yanked_reason = NULL, hidden = 0`);
     // A force-replaced file must not be unlinked by an older queued deletion.
