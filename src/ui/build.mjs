@@ -67,7 +67,7 @@ export async function buildUi({ outDir = path.join(repoRoot, 'dist/ui') } = {}) 
 <a class="skip" href="#main">Skip to content</a>
 <header class="top"><div class="bar"><a class="brand" href="/">${BRAND_ICON}<span>channeld</span></a><div id="user-area" class="user-area"></div></div></header>
 <main id="main" tabindex="-1" aria-busy="true"></main>
-<footer class="foot">channeld · conda channels · <a href="/api/graphql">GraphQL API</a></footer>
+<footer class="foot">channeld · conda channels · GraphQL API at <code>/api/graphql</code></footer>
 <div id="live" class="sr-only" role="status" aria-live="polite"></div>
 <script>${script}</script>
 </body>

@@ -27,6 +27,8 @@ const pages: { [K in Route['name']]: (ctx: PageCtx) => Promise<void> } = {
 
 let seq = 0;
 let inApp = false;
+/** Path and query last drawn: a change of #fragment alone (the skip link) is no new page. */
+let drawn = '';
 let viewer: string | null = null;
 
 function navigate(to: string, opts: { replace?: boolean } = {}): void {
@@ -41,7 +43,6 @@ function setViewer(login: string | null, route: Route): void {
   if (login === null && csrfToken()) forgetSession();
   viewer = login;
   renderUserArea(userArea, login, {
-    navigate,
     here: () => location.pathname + location.search,
     signedOut: () => {
       viewer = null;
@@ -54,6 +55,7 @@ function setViewer(login: string | null, route: Route): void {
 function run(after: AfterReload | null = null): void {
   const mine = ++seq;
   const url = new URL(location.href);
+  drawn = url.pathname + url.search;
   const route = matchRoute(url.pathname);
   const focusHeading = inApp && after === null;
   const ctx: PageCtx = {
@@ -106,6 +108,7 @@ document.addEventListener('click', (ev) => {
 });
 
 window.addEventListener('popstate', () => {
+  if (location.pathname + location.search === drawn) return;
   inApp = true;
   run();
 });

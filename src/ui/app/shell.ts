@@ -7,7 +7,6 @@ import { liveRegion } from './components.js';
 import { paths } from './router.js';
 
 export interface ShellActions {
-  navigate(to: string): void;
   signedOut(): void;
   here(): string;
 }
