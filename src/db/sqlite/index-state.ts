@@ -183,7 +183,7 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
         'SELECT name FROM dirty_names WHERE channel_id = ? AND subdir = ? AND revision <= ? ORDER BY name');
       const nameRows = r.prepare<[number, string, string], { filename: string; recordJson: string; runExportsJson: string | null; yanked: number }>(
         `SELECT filename, record_json AS recordJson, run_exports_json AS runExportsJson, yanked_reason IS NOT NULL AS yanked
-         FROM packages WHERE channel_id = ? AND subdir = ? AND name = ? ORDER BY filename`);
+         FROM packages WHERE channel_id = ? AND subdir = ? AND name = ?`);
       const revision = rev?.revision ?? 0;
       const { channelId, subdir } = ref;
       return {
@@ -196,7 +196,12 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
           conda: { [Symbol.iterator]: () => runExports.iterate(channelId, subdir, 'conda') },
         },
         dirtyNames: () => dirtyNames.all(channelId, subdir, revision).map((x) => x.name),
-        nameRows: (name) => nameRows.all(channelId, subdir, name).map((x) => ({ ...x, yanked: x.yanked === 1 })),
+        // Sorted here, not in SQL: ORDER BY filename made SQLite walk the whole
+        // subdir through the (channel, subdir, filename) index instead of
+        // looking the name up (7 ms a name at 20k records).
+        nameRows: (name) => nameRows.all(channelId, subdir, name)
+          .sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0))
+          .map((x) => ({ ...x, yanked: x.yanked === 1 })),
         close: () => { if (r.inTransaction) r.exec('COMMIT'); },
       };
     } catch (err) {
