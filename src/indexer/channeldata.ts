@@ -43,7 +43,7 @@ export function postInstallFlags(paths: Array<Record<string, unknown>> | null): 
   return flags;
 }
 
-const TEXT_FIELDS = ['description', 'dev_url', 'doc_url', 'doc_source_url', 'home', 'license', 'source_url', 'summary'] as const;
+const TEXT_FIELDS = ['description', 'dev_url', 'doc_url', 'doc_source_url', 'home', 'license', 'source_git_url', 'source_url', 'summary'] as const;
 
 function parse(text: string | null): Record<string, unknown> {
   if (text === null) return {};
@@ -83,8 +83,10 @@ export async function buildChanneldata(
     const src = texts.get(name);
     const aboutObj = parse(src?.aboutJson ?? null);
     const entry: Record<string, unknown> = {};
+    // about.json first, then index.json (old packages keep summary/license there).
+    const indexObj = parse(src?.indexJson ?? null);
     for (const f of TEXT_FIELDS) {
-      const v = f === 'license' ? (aboutObj.license ?? parse(src?.indexJson ?? null).license) : aboutObj[f];
+      const v = typeof aboutObj[f] === 'string' && aboutObj[f] !== '' ? aboutObj[f] : indexObj[f];
       if (typeof v === 'string' && v !== '') entry[f] = v;
     }
     for (const flag of FLAG_NAMES) entry[flag] = list.some((v) => v.flags[flag] === true);
@@ -95,8 +97,9 @@ export async function buildChanneldata(
     }
     entry.run_exports = runExports;
     entry.subdirs = [...new Set(list.flatMap((v) => v.subdirs))].sort();
+    // In seconds, as CEP-38 wants; 0 when no build has one (as conda-index writes).
     const ts = Math.max(...list.map((v) => v.timestamp));
-    if (ts > 0) entry.timestamp = ts > 253402300799 ? Math.floor(ts / 1000) : ts;
+    entry.timestamp = ts > 253402300799 ? Math.floor(ts / 1000) : ts;
     entry.version = top.version;
     packages[name] = entry;
   }

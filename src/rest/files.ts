@@ -18,6 +18,7 @@
 // the subdir's live generation, so every variant a client sees is whole and
 // agrees with the others.
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import { createGzip } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { assertCan } from '../auth/policy.js';
@@ -25,6 +26,7 @@ import type { Core } from '../core/core.js';
 import { parsePackageFilename, RESERVED_CHANNEL_NAMES, validateSubdir } from '../core/conda-names.js';
 import type { Channel } from '../core/types.js';
 import { Errors } from '../errors.js';
+import { fileEtag } from '../storage/fs-object-store.js';
 import { attestationKey, channeldataKey, indexKey, packageKey, shardKey } from '../storage/keys.js';
 import { principalOf } from './principal.js';
 import { sendStoredFile } from './send-file.js';
@@ -155,18 +157,34 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
     });
   });
 
-  // CEP-38 channeldata.json at the channel root.
+  // CEP-38 channeldata.json at the channel root. It is replaced in place
+  // (rename), so it is read through one open descriptor: the ETag and the
+  // bytes always belong to the same version of the file.
   app.get<{ Params: { channel: string } }>('/:channel/channeldata.json', async (request, reply) => {
     const channel = await readableChannel(request, request.params.channel);
-    const key = channeldataKey(channel.name);
-    const stat = await core.store.stat(key);
-    if (stat === null) throw new Errors.NOT_FOUND(`no channeldata.json yet in '${channel.name}'`);
-    return sendStoredFile(request, reply, {
-      path: core.store.localPath(key),
-      etag: stat.etag,
-      contentType: 'application/json',
-      cacheControl: `${cacheScope(channel)}, max-age=${core.config.repodataMaxAgeSeconds}`,
-    });
+    let handle;
+    try {
+      handle = await fsp.open(core.store.localPath(channeldataKey(channel.name)), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Errors.NOT_FOUND(`no channeldata.json yet in '${channel.name}'`);
+      throw err;
+    }
+    try {
+      const stat = await handle.stat();
+      const etag = fileEtag(stat);
+      const modified = new Date(Math.floor(stat.mtimeMs / 1000) * 1000);
+      reply.header('etag', etag).header('last-modified', modified.toUTCString())
+        .header('cache-control', `${cacheScope(channel)}, max-age=${core.config.repodataMaxAgeSeconds}`);
+      const inm = request.headers['if-none-match'];
+      const ims = request.headers['if-modified-since'];
+      const fresh = typeof inm === 'string'
+        ? inm.split(',').map((t) => t.trim().replace(/^W\//, '')).includes(etag)
+        : typeof ims === 'string' && !Number.isNaN(Date.parse(ims)) && modified.getTime() <= Date.parse(ims);
+      if (fresh) return reply.code(304).send();
+      return reply.type('application/json').send(await handle.readFile());
+    } finally {
+      await handle.close();
+    }
   });
 
   // gzip of a generation's repodata.json, made on the first request that
