@@ -102,7 +102,7 @@ export interface PackageRepository {
 export interface IndexSnapshot {
   revision: number;
   /** Yanked filenames: listed in repodata's "removed", absent from its maps. */
-  removed: string[];
+  removed(): string[];
   /** Records in filename order, per map of repodata.json. Valid only until close(). */
   tarBz2: Iterable<{ filename: string; recordJson: string }>;
   conda: Iterable<{ filename: string; recordJson: string }>;

@@ -77,7 +77,7 @@ export async function writeFull(store: ObjectStore, ref: SubdirRef, snap: IndexS
     conda: counting(snap.conda, onRecord),
   };
   const gen = (variant: string) => indexKey(ref.channel, ref.subdir, snap.revision, variant);
-  const repodata = await store.putStream(gen('repodata.json'), repodataChunks(ref.subdir, counted, snap.removed));
+  const repodata = await store.putStream(gen('repodata.json'), repodataChunks(ref.subdir, counted, snap.removed()));
   await store.putStream(gen('run_exports.json'), runExportsChunks(ref.subdir, snap.runExports));
   await compressFile(store, gen('repodata.json'), gen('repodata.json.zst'));
   await compressFile(store, gen('run_exports.json'), gen('run_exports.json.zst'));

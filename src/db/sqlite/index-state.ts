@@ -188,7 +188,8 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
       const { channelId, subdir } = ref;
       return {
         revision,
-        removed: removed.all(channelId, subdir).map((x) => x.filename),
+        // Read only by the full pass: the shard pass must not pay a scan of the subdir.
+        removed: () => removed.all(channelId, subdir).map((x) => x.filename),
         tarBz2: { [Symbol.iterator]: () => records.iterate(channelId, subdir, 'tar.bz2') },
         conda: { [Symbol.iterator]: () => records.iterate(channelId, subdir, 'conda') },
         runExports: {
