@@ -38,6 +38,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     requestTimeout: 0,
     bodyLimit: 1 << 20,
     return503OnClosing: true,
+    // Start-up brings every index up to date before listening; a large subdir
+    // left dirty (an upgrade, a crash mid-pass) takes longer than the default
+    // 10 s plugin timeout (~21 s for a 465k-record first build).
+    pluginTimeout: 0,
     // A request Node cannot parse (e.g. the client closed before sending
     // Content-Length bytes) still gets our error format, if anyone listens.
     clientErrorHandler: (err, socket) => {

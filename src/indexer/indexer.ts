@@ -134,6 +134,12 @@ export class Indexer {
       }
       await Promise.all([...this.running.values(), this.chain]);
     }
+    // A channeldata.json write whose timer fired during the last wait lives
+    // only on the chain: wait until the chain stops growing.
+    for (let tail = this.chain; ; tail = this.chain) {
+      await tail;
+      if (tail === this.chain) break;
+    }
     this.closed = true;
   }
 
