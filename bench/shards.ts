@@ -417,11 +417,11 @@ runBench('shards', args.quick ? 6 * 60_000 : 29 * 60_000, async () => {
   const idx = core.repos.indexState;
   for (const m of ['finishShards', 'publishShardIndex', 'finishIndex', 'tryLease', 'releaseLease', 'get', 'collectableShards']) wrap(idx, m, () => `indexState.${m}`);
   const origSnapshot = idx.snapshot.bind(idx);
-  idx.snapshot = (ref: SubdirRef) => {
+  idx.snapshot = async (ref: SubdirRef) => {
     stageStart('indexState.snapshot (open)');
-    const snap = origSnapshot(ref);
+    const snap = await origSnapshot(ref);
     stageEnd('indexState.snapshot (open)');
-    wrap(snap, 'nameRows', () => 'snapshot.nameRows (a name\'s rows, per dirty name)');
+    wrap(snap, 'nameRows', () => 'snapshot.nameRows (rows of a slice of dirty names)');
     wrap(snap, 'dirtyNames', () => 'snapshot.dirtyNames');
     return snap;
   };
@@ -460,16 +460,16 @@ runBench('shards', args.quick ? 6 * 60_000 : 29 * 60_000, async () => {
 
     // Preflight: the per-name queries a pass repeats, timed on a few names.
     const sample = Array.from({ length: 5 }, (_, i) => nameOf(templates, Math.floor(((i + 0.5) * names) / 5)));
-    const snap = origSnapshot(ref);
+    const snap = await origSnapshot(ref);
     const rowTimes: number[] = [];
     try {
       for (const n of sample) {
         const t = nowMs();
-        if (snap.nameRows(n).length !== PER_NAME) throw new Error(`${n}: expected ${PER_NAME} rows`);
+        if ((await snap.nameRows([n])).get(n)?.length !== PER_NAME) throw new Error(`${n}: expected ${PER_NAME} rows`);
         rowTimes.push(nowMs() - t);
       }
     } finally {
-      snap.close();
+      await snap.close();
     }
     const aboutKeys = Array.from({ length: 20 }, (_, i) => {
       const k = Math.floor(((i + 0.5) * names) / 20);

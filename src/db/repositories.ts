@@ -99,24 +99,38 @@ export interface PackageRepository {
   deleteMany(refs: PackageRef[]): Promise<PackageRef | null>;
 }
 
+/** A package's index entry as serialised at upload. */
+export interface SnapshotRecord {
+  filename: string;
+  recordJson: string;
+  /** info/run_exports.json as the package holds it, or null. */
+  runExportsJson: string | null;
+}
+
+export interface NameRow extends SnapshotRecord {
+  yanked: boolean;
+}
+
+/**
+ * A consistent read view of one subdir at one revision (a read transaction
+ * of its own, apart from the connection that serves requests). Async so a
+ * PostgreSQL adapter can stream it through a cursor; SQLite fills batches
+ * from a read-only connection.
+ */
 export interface IndexSnapshot {
   revision: number;
   /** Yanked filenames: listed in repodata's "removed", absent from its maps. */
-  removed(): string[];
-  /** Records in filename order, per map of repodata.json. Valid only until close(). */
-  tarBz2: Iterable<{ filename: string; recordJson: string }>;
-  conda: Iterable<{ filename: string; recordJson: string }>;
-  /** info/run_exports.json per package, in the same order. */
-  runExports: {
-    tarBz2: Iterable<{ filename: string; runExportsJson: string | null }>;
-    conda: Iterable<{ filename: string; runExportsJson: string | null }>;
-  };
-  /** Package names whose shard is stale at this revision. */
-  dirtyNames(): string[];
-  /** Every file of one name (live and yanked), for its shard. */
-  nameRows(name: string): Array<{ filename: string; recordJson: string; runExportsJson: string | null; yanked: boolean }>;
-  close(): void;
+  removed(): Promise<string[]>;
+  /** Live (unyanked) records of one format in filename order (byte order), in batches. */
+  records(format: 'tar.bz2' | 'conda'): AsyncIterable<SnapshotRecord[]>;
+  /** Package names whose shard is stale at this revision, sorted. */
+  dirtyNames(): Promise<string[]>;
+  /** Every file (live and yanked) of each wanted name, each list in filename order; names without files are absent. */
+  nameRows(names: string[]): Promise<Map<string, NameRow[]>>;
+  close(): Promise<void>;
 }
+
+export type IndexKind = 'shards' | 'full';
 
 export interface DirtySubdir extends SubdirRef {
   needsIndex: boolean;
@@ -136,19 +150,20 @@ export interface IndexStateRepository {
   listForChannel(channelId: number): Promise<SubdirState[]>;
   /** Subdirs whose files lag behind the database. */
   dirty(): Promise<DirtySubdir[]>;
-  tryLease(ref: SubdirRef, owner: string, untilMs: number): Promise<boolean>;
+  /** Each kind of pass has its own lease, so a shard pass never waits for a full rewrite. */
+  tryLease(ref: SubdirRef, kind: IndexKind, owner: string, untilMs: number): Promise<boolean>;
   /** A consistent view of the subdir's records at one revision (a read snapshot). */
-  snapshot(ref: SubdirRef): IndexSnapshot;
-  /** Points the subdir at a written repodata generation, releases the lease, returns files now safe to unlink. */
+  snapshot(ref: SubdirRef): Promise<IndexSnapshot>;
+  /** Points the subdir at a written repodata generation, releases the full lease, returns files now safe to unlink. */
   finishIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string; sizeBytes: number; at: number }): Promise<PendingFileDeletion[]>;
   /** Records rebuilt shards (older ones become superseded) and returns every live (name, sha256), by name. */
   finishShards(ref: SubdirRef, written: { revision: number; shards: ShardRow[]; at: number }): Promise<Array<[string, string]>>;
-  /** Points the subdir at a written shard index; returns files now safe to unlink. */
+  /** Points the subdir at a written shard index (only while holding the shards lease); returns files now safe to unlink. */
   publishShardIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string }): Promise<PendingFileDeletion[]>;
   /** Shard files superseded more than a week ago. */
   collectableShards(ref: SubdirRef, now: number): Promise<string[]>;
   forgetShardFile(ref: SubdirRef, sha256: string): Promise<void>;
-  releaseLease(ref: SubdirRef, owner: string): Promise<void>;
+  releaseLease(ref: SubdirRef, kind: IndexKind, owner: string): Promise<void>;
   forgetDeletions(ids: number[]): Promise<void>;
   /** Releases leases whose owners are dead (start-up). Returns how many. */
   releaseDeadLeases(isDead: (owner: string, hostname: string) => boolean): Promise<number>;

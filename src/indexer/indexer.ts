@@ -17,7 +17,7 @@
 // - Package files whose rows were deleted are unlinked only once both kinds
 //   of index no longer list them; superseded shards live a week more.
 import type { FastifyBaseLogger } from 'fastify';
-import type { Repositories } from '../db/repositories.js';
+import type { IndexKind, Repositories } from '../db/repositories.js';
 import type { PendingFileDeletion, SubdirRef } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
@@ -37,7 +37,7 @@ export interface IndexerOptions {
   newestFirst: (versions: string[]) => string[];
 }
 
-type Kind = 'shards' | 'full';
+type Kind = IndexKind;
 interface Job { ref: SubdirRef; kind: Kind }
 
 /** Variants of a generation and the pointer that keeps them alive. */
@@ -52,9 +52,12 @@ export class Indexer {
   private readonly channeldataTimers = new Map<number, { timer: NodeJS.Timeout; channel: string }>();
   private pollTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  // Passes run one at a time: they share the snapshot connection, and on two
-  // cores parallel rewrites would only compete with request handling.
-  private chain: Promise<unknown> = Promise.resolve();
+  // Two lanes: passes of one kind run one at a time (on two cores parallel
+  // rewrites would only compete with request handling), but a shard pass
+  // (kilobytes) never waits behind a full rewrite or channeldata.json, which
+  // share the 'full' lane. Each pass reads its own snapshot connection and
+  // holds its own kind of lease.
+  private readonly lanes: Record<Kind, Promise<unknown>> = { shards: Promise.resolve(), full: Promise.resolve() };
   /** Full rewrites done (tests and benchmarks read it). */
   rewrites = 0;
   shardPasses = 0;
@@ -130,15 +133,15 @@ export class Indexer {
       for (const [channelId, { timer, channel }] of this.channeldataTimers) {
         clearTimeout(timer);
         this.channeldataTimers.delete(channelId);
-        this.chain = this.chain.then(() => this.writeChanneldata(channelId, channel));
+        this.lanes.full = this.lanes.full.then(() => this.writeChanneldata(channelId, channel));
       }
-      await Promise.all([...this.running.values(), this.chain]);
+      await Promise.all([...this.running.values(), this.lanes.full, this.lanes.shards]);
     }
     // A channeldata.json write whose timer fired during the last wait lives
-    // only on the chain: wait until the chain stops growing.
-    for (let tail = this.chain; ; tail = this.chain) {
+    // only on the lane: wait until the lane stops growing.
+    for (let tail = this.lanes.full; ; tail = this.lanes.full) {
       await tail;
-      if (tail === this.chain) break;
+      if (tail === this.lanes.full) break;
     }
     this.closed = true;
   }
@@ -160,7 +163,7 @@ export class Indexer {
 
   private launch(job: Job): Promise<void> {
     const key = jobKey(job.ref, job.kind);
-    const run = this.chain
+    const run = this.lanes[job.kind]
       .then(() => (job.kind === 'shards' ? this.shardPass(job.ref) : this.fullPass(job.ref)))
       .then(
         (stillDirty) => {
@@ -174,7 +177,7 @@ export class Indexer {
         this.again.delete(key);
         if (next) this.schedule(next, job.kind === 'shards' ? this.opts.shardDebounceMs : this.opts.debounceMs);
       });
-    this.chain = run;
+    this.lanes[job.kind] = run;
     this.running.set(key, run);
     return run;
   }
@@ -182,7 +185,7 @@ export class Indexer {
   /** Runs `body` under the subdir's lease when the pass has work; returns true if more work came in meanwhile. */
   private async leased(ref: SubdirRef, kind: Kind, body: () => Promise<PendingFileDeletion[]>): Promise<boolean> {
     const leaseMs = this.opts.leaseMs ?? 120_000;
-    if (!(await this.repos.indexState.tryLease(ref, this.opts.owner, Date.now() + leaseMs))) {
+    if (!(await this.repos.indexState.tryLease(ref, kind, this.opts.owner, Date.now() + leaseMs))) {
       return false; // someone else is writing it; the poll brings us back if it stays dirty
     }
     let deletions: PendingFileDeletion[] = [];
@@ -193,7 +196,7 @@ export class Indexer {
       const done = state === null || (kind === 'full' ? state.indexedRevision : state.shardsRevision) >= state.revision;
       if (!done) deletions = await body();
     } finally {
-      await this.repos.indexState.releaseLease(ref, this.opts.owner);
+      await this.repos.indexState.releaseLease(ref, kind, this.opts.owner);
     }
     for (const d of deletions) {
       await this.store.delete(packageKey(d.channel, d.subdir, d.filename));
@@ -207,14 +210,14 @@ export class Indexer {
   private shardPass(ref: SubdirRef): Promise<boolean> {
     return this.leased(ref, 'shards', async () => {
       const started = process.hrtime.bigint();
-      const snap = this.repos.indexState.snapshot(ref);
+      const snap = await this.repos.indexState.snapshot(ref);
       let revision: number;
       let changed;
       try {
         revision = snap.revision;
         changed = await writeShards(this.store, ref, snap);
       } finally {
-        snap.close();
+        await snap.close();
       }
       const now = Date.now();
       const live = await this.repos.indexState.finishShards(ref, { revision, shards: changed, at: now });
@@ -236,14 +239,14 @@ export class Indexer {
     return this.leased(ref, 'full', async () => {
       const started = process.hrtime.bigint();
       let records = 0;
-      const snap = this.repos.indexState.snapshot(ref);
+      const snap = await this.repos.indexState.snapshot(ref);
       let revision: number;
       let written;
       try {
         revision = snap.revision;
         written = await writeFull(this.store, ref, snap, () => records++);
       } finally {
-        snap.close();
+        await snap.close();
       }
       const deletions = await this.repos.indexState.finishIndex(ref, this.opts.owner, {
         revision, sha256: written.sha256, sizeBytes: written.sizeBytes, at: Date.now(),
@@ -261,7 +264,7 @@ export class Indexer {
     if (this.closed || this.channeldataTimers.has(ref.channelId)) return;
     const timer = setTimeout(() => {
       this.channeldataTimers.delete(ref.channelId);
-      this.chain = this.chain.then(() => this.writeChanneldata(ref.channelId, ref.channel));
+      this.lanes.full = this.lanes.full.then(() => this.writeChanneldata(ref.channelId, ref.channel));
     }, this.opts.channeldataDebounceMs ?? 1000);
     this.channeldataTimers.set(ref.channelId, { timer, channel: ref.channel });
   }

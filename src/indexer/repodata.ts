@@ -267,6 +267,8 @@ export const REPODATA_CHUNK_CHARS = 64 * 1024;
 
 interface ChunkBuffer {
   text: string;
+  /** The last filename written to the current map (order check across batches). */
+  previous: string | null;
 }
 
 function* mapChunks(
@@ -275,7 +277,7 @@ function* mapChunks(
   suffix: '.tar.bz2' | '.conda',
   mapName: string,
 ): Generator<string, void, undefined> {
-  let previous: string | null = null;
+  let previous = buf.previous;
   for (const entry of entries) {
     const { filename, recordJson } = entry;
     if (typeof filename !== 'string' || !filename.endsWith(suffix)) {
@@ -292,6 +294,7 @@ function* mapChunks(
     }
     buf.text += (previous === null ? '' : ',') + escapeString(filename) + ':' + recordJson;
     previous = filename;
+    buf.previous = filename;
     if (buf.text.length >= REPODATA_CHUNK_CHARS) {
       yield buf.text;
       buf.text = '';
@@ -311,12 +314,32 @@ export function* repodataChunks(
   sources: RepodataSources,
   removed: readonly string[] = [],
 ): Generator<string, void, undefined> {
-  const removedSorted = [...new Set(removed)].sort(compareCodePoints);
-  const buf: ChunkBuffer = { text: `{"info":{"subdir":${escapeString(subdir)}},"packages":{` };
+  const buf: ChunkBuffer = { text: repodataHead(subdir), previous: null };
   yield* mapChunks(buf, sources.tarBz2, '.tar.bz2', 'packages');
-  buf.text += '},"packages.conda":{';
+  buf.text += REPODATA_BETWEEN_MAPS;
+  buf.previous = null;
   yield* mapChunks(buf, sources.conda, '.conda', 'packages.conda');
-  buf.text += '},"removed":[' + removedSorted.map((f) => escapeString(f)).join(',') + '],"repodata_version":1}';
+  buf.text += repodataTail(removed);
+  yield buf.text;
+}
+
+const repodataHead = (subdir: string) => `{"info":{"subdir":${escapeString(subdir)}},"packages":{`;
+const REPODATA_BETWEEN_MAPS = '},"packages.conda":{';
+const repodataTail = (removed: readonly string[]) =>
+  '},"removed":[' + [...new Set(removed)].sort(compareCodePoints).map((f) => escapeString(f)).join(',') + '],"repodata_version":1}';
+
+/** Same output as repodataChunks, from sources that arrive in batches (a database cursor read asynchronously). */
+export async function* repodataChunksFromBatches(
+  subdir: string,
+  sources: { tarBz2: AsyncIterable<readonly RepodataEntry[]>; conda: AsyncIterable<readonly RepodataEntry[]> },
+  removed: () => Promise<readonly string[]>,
+): AsyncGenerator<string, void, undefined> {
+  const buf: ChunkBuffer = { text: repodataHead(subdir), previous: null };
+  for await (const batch of sources.tarBz2) yield* mapChunks(buf, batch, '.tar.bz2', 'packages');
+  buf.text += REPODATA_BETWEEN_MAPS;
+  buf.previous = null;
+  for await (const batch of sources.conda) yield* mapChunks(buf, batch, '.conda', 'packages.conda');
+  buf.text += repodataTail(await removed());
   yield buf.text;
 }
 

@@ -18,23 +18,28 @@ function runExportsOf(text: string | null): unknown {
   }
 }
 
-/** `tarBz2` then `conda`, each already in filename order (as the database streams them). */
-export function* runExportsChunks(subdir: string, sources: { tarBz2: Iterable<RunExportsEntry>; conda: Iterable<RunExportsEntry> }): Generator<string> {
-  let buf = `{"info":${canonicalJson({ subdir, version: 1 })},"packages":{`;
-  const map = function* (entries: Iterable<RunExportsEntry>): Generator<string> {
+const runExportsEntry = (e: RunExportsEntry) => `${canonicalJson(e.filename)}:${canonicalJson({ run_exports: runExportsOf(e.runExportsJson) })}`;
+const head = (subdir: string) => `{"info":${canonicalJson({ subdir, version: 1 })},"packages":{`;
+
+/** `tarBz2` then `conda`, each already in filename order (as the database streams them), in batches. */
+export async function* runExportsChunksFromBatches(
+  subdir: string,
+  sources: { tarBz2: AsyncIterable<readonly RunExportsEntry[]>; conda: AsyncIterable<readonly RunExportsEntry[]> },
+): AsyncGenerator<string> {
+  let buf = head(subdir);
+  for (const [i, source] of [sources.tarBz2, sources.conda].entries()) {
+    if (i === 1) buf += '},"packages.conda":{';
     let first = true;
-    for (const e of entries) {
-      buf += `${first ? '' : ','}${canonicalJson(e.filename)}:${canonicalJson({ run_exports: runExportsOf(e.runExportsJson) })}`;
-      first = false;
+    for await (const batch of source) {
+      for (const e of batch) {
+        buf += (first ? '' : ',') + runExportsEntry(e);
+        first = false;
+      }
       if (buf.length >= 64 * 1024) {
         yield buf;
         buf = '';
       }
     }
-  };
-  yield* map(sources.tarBz2);
-  buf += '},"packages.conda":{';
-  yield* map(sources.conda);
-  buf += '}}';
-  yield buf;
+  }
+  yield `${buf}}}`;
 }

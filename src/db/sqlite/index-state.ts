@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { SqliteDb } from '../database.js';
-import type { DirtySubdir, IndexSnapshot, IndexStateRepository, ShardRow } from '../repositories.js';
+import Database from 'better-sqlite3';
+import type { DirtySubdir, IndexKind, IndexSnapshot, IndexStateRepository, NameRow, ShardRow, SnapshotRecord } from '../repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';
 
 interface SubdirDbRow {
@@ -49,27 +50,30 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
   private readonly release;
   private readonly deleteDeletion;
   private readonly selectLeases;
-  private readonly clearLease;
   private readonly selectDeletionSubdirs;
   private readonly selectShards;
   private readonly selectCollectable;
   private readonly deleteShardFile;
 
   /**
-   * `reader` is a second connection used only for snapshots: the indexer
+   * `openReader` opens a read-only connection used only for snapshots: the indexer
    * streams a subdir's records while awaiting file writes, and a cursor on
    * the main connection would block every other statement meanwhile. In WAL
    * mode the reader's transaction sees one consistent revision.
    */
-  constructor(db: SqliteDb, private readonly reader: SqliteDb) {
+  private readonly readers: SqliteDb[] = [];
+  private readersClosed = false;
+
+  constructor(db: SqliteDb, private readonly openReader: () => SqliteDb) {
     this.bump = revisionBumper(db);
     this.selectOne = db.prepare<[number, string], SubdirDbRow>(`${SELECT_STATE} WHERE s.channel_id = ? AND s.subdir = ?`);
     this.selectForChannel = db.prepare<[number], SubdirDbRow>(`${SELECT_STATE} WHERE s.channel_id = ? ORDER BY s.subdir`);
     this.selectDirty = db.prepare<[], SubdirDbRow>(
       `${SELECT_STATE} WHERE s.indexed_revision < s.revision OR s.shards_revision < s.revision`);
-    this.lease = db.prepare<[string, number, number, string, number, string]>(
-      `UPDATE subdirs SET lease_owner = ?, lease_until = ?
-       WHERE channel_id = ? AND subdir = ? AND (lease_owner IS NULL OR lease_until < ? OR lease_owner = ?)`);
+    const leaseStatement = (owner: string, until: string) => db.prepare<[string, number, number, string, number, string]>(
+      `UPDATE subdirs SET ${owner} = ?, ${until} = ?
+       WHERE channel_id = ? AND subdir = ? AND (${owner} IS NULL OR ${until} < ? OR ${owner} = ?)`);
+    this.lease = { full: leaseStatement('lease_owner', 'lease_until'), shards: leaseStatement('shards_lease_owner', 'shards_lease_until') };
     // Files deleted at or before a revision both index kinds have reached.
     const safeDeletions = db.prepare<[number, string], PendingFileDeletion>(
       `SELECT d.id, d.channel, d.subdir, d.filename FROM file_deletions d
@@ -104,7 +108,7 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
       'DELETE FROM dirty_names WHERE channel_id = ? AND subdir = ? AND revision <= ?');
     const recordShards = db.prepare(
       `UPDATE subdirs SET shards_revision = max(shards_revision, @revision), shard_index_sha256 = @sha256
-       WHERE channel_id = @channelId AND subdir = @subdir AND lease_owner = @owner`);
+       WHERE channel_id = @channelId AND subdir = @subdir AND shards_lease_owner = @owner`);
     this.finishShardsTx = db.transaction((ref: SubdirRef, w: { revision: number; shards: ShardRow[]; at: number }) => {
       const { channelId, subdir } = ref;
       for (const s of w.shards) {
@@ -130,13 +134,13 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     this.deleteShardFile = db.prepare<[number, string, string]>(
       'DELETE FROM shard_files WHERE channel_id = ? AND subdir = ? AND sha256 = ? AND superseded_at IS NOT NULL');
 
-    this.release = db.prepare<[number, string, string]>(
-      'UPDATE subdirs SET lease_owner = NULL, lease_until = NULL WHERE channel_id = ? AND subdir = ? AND lease_owner = ?');
+    const releaseStatement = (owner: string, until: string) => db.prepare<[number, string, string]>(
+      `UPDATE subdirs SET ${owner} = NULL, ${until} = NULL WHERE channel_id = ? AND subdir = ? AND ${owner} = ?`);
+    this.release = { full: releaseStatement('lease_owner', 'lease_until'), shards: releaseStatement('shards_lease_owner', 'shards_lease_until') };
     this.deleteDeletion = db.prepare<[number]>('DELETE FROM file_deletions WHERE id = ?');
-    this.selectLeases = db.prepare<[], { channel_id: number; subdir: string; lease_owner: string }>(
-      'SELECT channel_id, subdir, lease_owner FROM subdirs WHERE lease_owner IS NOT NULL');
-    this.clearLease = db.prepare<[number, string, string]>(
-      'UPDATE subdirs SET lease_owner = NULL, lease_until = NULL WHERE channel_id = ? AND subdir = ? AND lease_owner = ?');
+    this.selectLeases = db.prepare<[], { channel_id: number; subdir: string; lease_owner: string; kind: IndexKind }>(
+      `SELECT channel_id, subdir, lease_owner, 'full' AS kind FROM subdirs WHERE lease_owner IS NOT NULL
+       UNION ALL SELECT channel_id, subdir, shards_lease_owner, 'shards' FROM subdirs WHERE shards_lease_owner IS NOT NULL`);
     this.selectDeletionSubdirs = db.prepare<[], { channel_id: number; subdir: string }>(
       'SELECT DISTINCT channel_id, subdir FROM file_deletions');
   }
@@ -161,54 +165,59 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     }));
   }
 
-  async tryLease(ref: SubdirRef, owner: string, untilMs: number): Promise<boolean> {
-    return this.lease.run(owner, untilMs, ref.channelId, ref.subdir, Date.now(), owner).changes === 1;
+  async tryLease(ref: SubdirRef, kind: IndexKind, owner: string, untilMs: number): Promise<boolean> {
+    return this.lease[kind].run(owner, untilMs, ref.channelId, ref.subdir, Date.now(), owner).changes === 1;
   }
 
-  snapshot(ref: SubdirRef): IndexSnapshot {
-    const r = this.reader;
+  async snapshot(ref: SubdirRef): Promise<IndexSnapshot> {
+    // A pass of each kind may run at once: each snapshot takes a read-only
+    // connection of its own (kept for reuse), so their read transactions
+    // never share a connection.
+    const r = this.readers.pop() ?? this.openReader();
     r.exec('BEGIN');
     try {
-      const rev = r.prepare<[number, string], { revision: number }>(
-        'SELECT revision FROM subdirs WHERE channel_id = ? AND subdir = ?').get(ref.channelId, ref.subdir);
-      const records = r.prepare<[number, string, string], { filename: string; recordJson: string }>(
-        `SELECT filename, record_json AS recordJson FROM packages
-         WHERE channel_id = ? AND subdir = ? AND format = ? AND yanked_reason IS NULL ORDER BY filename`);
-      const runExports = r.prepare<[number, string, string], { filename: string; runExportsJson: string | null }>(
-        `SELECT filename, run_exports_json AS runExportsJson FROM packages
-         WHERE channel_id = ? AND subdir = ? AND format = ? AND yanked_reason IS NULL ORDER BY filename`);
-      const removed = r.prepare<[number, string], { filename: string }>(
-        'SELECT filename FROM packages WHERE channel_id = ? AND subdir = ? AND yanked_reason IS NOT NULL ORDER BY filename');
-      const dirtyNames = r.prepare<[number, string, number], { name: string }>(
-        'SELECT name FROM dirty_names WHERE channel_id = ? AND subdir = ? AND revision <= ? ORDER BY name');
-      const nameRows = r.prepare<[number, string, string], { filename: string; recordJson: string; runExportsJson: string | null; yanked: number }>(
-        `SELECT filename, record_json AS recordJson, run_exports_json AS runExportsJson, yanked_reason IS NOT NULL AS yanked
-         FROM packages WHERE channel_id = ? AND subdir = ? AND name = ?`);
-      const revision = rev?.revision ?? 0;
+      const q = readerStatements(r);
       const { channelId, subdir } = ref;
+      const revision = q.revision.get(channelId, subdir)?.revision ?? 0;
+      let closed = false;
       return {
         revision,
         // Read only by the full pass: the shard pass must not pay a scan of the subdir.
-        removed: () => removed.all(channelId, subdir).map((x) => x.filename),
-        tarBz2: { [Symbol.iterator]: () => records.iterate(channelId, subdir, 'tar.bz2') },
-        conda: { [Symbol.iterator]: () => records.iterate(channelId, subdir, 'conda') },
-        runExports: {
-          tarBz2: { [Symbol.iterator]: () => runExports.iterate(channelId, subdir, 'tar.bz2') },
-          conda: { [Symbol.iterator]: () => runExports.iterate(channelId, subdir, 'conda') },
+        removed: async () => q.removed.all(channelId, subdir).map((x) => x.filename),
+        records: (format) => batches(() => q.records.iterate(channelId, subdir, format)),
+        dirtyNames: async () => q.dirtyNames.all(channelId, subdir, revision).map((x) => x.name),
+        nameRows: async (names) => {
+          const out = new Map<string, NameRow[]>();
+          for (const name of names) {
+            // Sorted here, not in SQL: ORDER BY filename made SQLite walk the
+            // whole subdir through the (channel, subdir, filename) index
+            // instead of looking the name up (7 ms a name at 20k records).
+            const rows = q.nameRows.all(channelId, subdir, name)
+              .sort((x, y) => (x.filename < y.filename ? -1 : x.filename > y.filename ? 1 : 0))
+              .map((x) => ({ ...x, yanked: x.yanked === 1 }));
+            if (rows.length > 0) out.set(name, rows);
+          }
+          return out;
         },
-        dirtyNames: () => dirtyNames.all(channelId, subdir, revision).map((x) => x.name),
-        // Sorted here, not in SQL: ORDER BY filename made SQLite walk the whole
-        // subdir through the (channel, subdir, filename) index instead of
-        // looking the name up (7 ms a name at 20k records).
-        nameRows: (name) => nameRows.all(channelId, subdir, name)
-          .sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0))
-          .map((x) => ({ ...x, yanked: x.yanked === 1 })),
-        close: () => { if (r.inTransaction) r.exec('COMMIT'); },
+        close: async () => {
+          if (closed) return;
+          closed = true;
+          if (r.inTransaction) r.exec('COMMIT');
+          if (this.readersClosed) r.close();
+          else this.readers.push(r);
+        },
       };
     } catch (err) {
       if (r.inTransaction) r.exec('ROLLBACK');
+      this.readers.push(r);
       throw err;
     }
+  }
+
+  /** Closes the idle snapshot connections (the database is closing). */
+  closeReaders(): void {
+    this.readersClosed = true;
+    for (const r of this.readers.splice(0)) r.close();
   }
 
   async finishIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string; sizeBytes: number; at: number }): Promise<PendingFileDeletion[]> {
@@ -231,8 +240,8 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     this.deleteShardFile.run(ref.channelId, ref.subdir, sha256);
   }
 
-  async releaseLease(ref: SubdirRef, owner: string): Promise<void> {
-    this.release.run(ref.channelId, ref.subdir, owner);
+  async releaseLease(ref: SubdirRef, kind: IndexKind, owner: string): Promise<void> {
+    this.release[kind].run(ref.channelId, ref.subdir, owner);
   }
 
   async forgetDeletions(ids: number[]): Promise<void> {
@@ -243,7 +252,7 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     const host = hostname();
     let released = 0;
     for (const l of this.selectLeases.all()) {
-      if (isDead(l.lease_owner, host)) released += this.clearLease.run(l.channel_id, l.subdir, l.lease_owner).changes;
+      if (isDead(l.lease_owner, host)) released += this.release[l.kind].run(l.channel_id, l.subdir, l.lease_owner).changes;
     }
     return released;
   }
@@ -253,4 +262,59 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     for (const s of subdirs) this.bump(s.channel_id, s.subdir, []);
     return subdirs.length;
   }
+}
+
+const BATCH = 512;
+
+/** Cuts a row iterator (opened on first read) into arrays, so the writer awaits once per batch, not per row. */
+async function* batches<T>(open: () => IterableIterator<T>): AsyncGenerator<T[]> {
+  const rows = open();
+  let batch: T[] = [];
+  try {
+    for (const row of rows) {
+      batch.push(row);
+      if (batch.length === BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  } finally {
+    rows.return?.();
+  }
+}
+
+/** Prepared once per reader connection (better-sqlite3 statements belong to one connection). */
+const statementsByReader = new WeakMap<SqliteDb, ReturnType<typeof prepareReader>>();
+
+function readerStatements(r: SqliteDb): ReturnType<typeof prepareReader> {
+  let q = statementsByReader.get(r);
+  if (!q) {
+    q = prepareReader(r);
+    statementsByReader.set(r, q);
+  }
+  return q;
+}
+
+function prepareReader(r: SqliteDb) {
+  return {
+    revision: r.prepare<[number, string], { revision: number }>('SELECT revision FROM subdirs WHERE channel_id = ? AND subdir = ?'),
+    records: r.prepare<[number, string, string], SnapshotRecord>(
+      `SELECT filename, record_json AS recordJson, run_exports_json AS runExportsJson FROM packages
+       WHERE channel_id = ? AND subdir = ? AND format = ? AND yanked_reason IS NULL ORDER BY filename`),
+    removed: r.prepare<[number, string], { filename: string }>(
+      'SELECT filename FROM packages WHERE channel_id = ? AND subdir = ? AND yanked_reason IS NOT NULL ORDER BY filename'),
+    dirtyNames: r.prepare<[number, string, number], { name: string }>(
+      'SELECT name FROM dirty_names WHERE channel_id = ? AND subdir = ? AND revision <= ? ORDER BY name'),
+    nameRows: r.prepare<[number, string, string], SnapshotRecord & { yanked: number }>(
+      `SELECT filename, record_json AS recordJson, run_exports_json AS runExportsJson, yanked_reason IS NOT NULL AS yanked
+       FROM packages WHERE channel_id = ? AND subdir = ? AND name = ?`),
+  };
+}
+
+/** A read-only connection for snapshots. */
+export function openSnapshotReader(file: string): SqliteDb {
+  const reader = new Database(file, { readonly: true });
+  reader.pragma('busy_timeout = 10000');
+  return reader;
 }

@@ -1,7 +1,6 @@
-// The SQLite adapter set: one writer connection for all repositories, one
-// read-only connection for the indexer's snapshots.
+// The SQLite adapter set: one writer connection for all repositories, and
+// read-only connections for the indexer's snapshots (one per running pass).
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { openSqlite } from '../database.js';
 import type { Repositories } from '../repositories.js';
 import { SqliteApiKeyRepository } from './api-keys.js';
@@ -11,7 +10,7 @@ import { SqliteChannelRepository } from './channels.js';
 import { SqliteJobRepository } from './jobs.js';
 import { SqliteSessionRepository } from './sessions.js';
 import { SqliteOidcRepository } from './oidc.js';
-import { SqliteIndexStateRepository, revisionBumper } from './index-state.js';
+import { SqliteIndexStateRepository, openSnapshotReader, revisionBumper } from './index-state.js';
 import { SqlitePackageRepository } from './packages.js';
 import { SqliteUserRepository } from './users.js';
 
@@ -21,21 +20,20 @@ export function sqliteFile(dataDir: string): string {
 
 export function createSqliteRepositories(file: string): Repositories {
   const db = openSqlite(file);
-  const reader = new Database(file, { readonly: true });
-  reader.pragma('busy_timeout = 10000');
+  const indexState = new SqliteIndexStateRepository(db, () => openSnapshotReader(file));
   return {
     users: new SqliteUserRepository(db),
     channels: new SqliteChannelRepository(db),
     apiKeys: new SqliteApiKeyRepository(db),
     packages: new SqlitePackageRepository(db, revisionBumper(db)),
-    indexState: new SqliteIndexStateRepository(db, reader),
+    indexState,
     catalog: new SqliteCatalogRepository(db),
     jobs: new SqliteJobRepository(db),
     audit: new SqliteAuditRepository(db),
     sessions: new SqliteSessionRepository(db),
     oidc: new SqliteOidcRepository(db),
     close() {
-      reader.close();
+      indexState.closeReaders();
       db.close();
     },
   };
