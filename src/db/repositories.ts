@@ -229,8 +229,10 @@ export interface CatalogRepository {
   newestVariantOfVersions(keys: Array<PackageKey & { version: string }>): Promise<PackageRowT[]>;
   /** Keyed by packageKeyString. */
   variantsPages(keys: PackageKey[], opts: VariantOptions, order: { field: VariantOrderField; direction: Direction } | null, page: PageRequest): Promise<Map<string, Page<PackageRowT>>>;
-  /** channeldata.json's input: every live (name, version) of a channel, aggregated over builds. */
-  channeldataVersions(channelId: number): Promise<ChanneldataVersion[]>;
+  /** Every package name of a channel (live or yanked), sorted: channeldata.json is built a slice of names at a time. */
+  channeldataNames(channelId: number): Promise<string[]>;
+  /** channeldata.json's input: every live (name, version) of the given names, aggregated over builds. */
+  channeldataVersions(channelId: number, names: string[]): Promise<ChanneldataVersion[]>;
   /** about/index of the newest build of each wanted (name, version), by name. */
   channeldataAbout(channelId: number, wanted: Array<{ name: string; version: string }>): Promise<Map<string, ChanneldataAbout>>;
   usersPage(filter: UserFilter | null, order: OrderBy<'LOGIN' | 'IS_ADMIN'> | null, page: PageRequest): Promise<Page<User>>;

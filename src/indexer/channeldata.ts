@@ -2,7 +2,11 @@
 // text fields from its newest version (conda version order, then
 // timestamp), install-script flags OR'ed over every build, run_exports by
 // version, the newest timestamp in seconds, and the subdirs it is in.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { canonicalJson } from './repodata.js';
+
+/** Names handled between two yields to the event loop. */
+const YIELD_EVERY = 512;
 
 /** One (name, version) of a channel, aggregated over its builds. */
 export interface ChanneldataVersion {
@@ -72,12 +76,18 @@ export async function buildChanneldata(
     for (const s of v.subdirs) allSubdirs.add(s);
   }
   const newest = new Map<string, ChanneldataVersion>();
+  let n = 0;
   for (const [name, list] of byName) {
     const top = newestFirst(list.map((v) => v.version))[0]!;
     newest.set(name, list.find((v) => v.version === top)!);
+    if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
   }
   const texts = await about([...newest.values()].map((v) => ({ name: v.name, version: v.version })));
-  const packages: Record<string, unknown> = {};
+  // Serialised entry by entry (names in code-point order, as canonicalJson
+  // sorts keys), yielding now and then: at 18k names the document is
+  // megabytes and must not hold the event loop.
+  let packages = '';
+  n = 0;
   for (const [name, list] of [...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const top = newest.get(name)!;
     const src = texts.get(name);
@@ -101,7 +111,8 @@ export async function buildChanneldata(
     const ts = Math.max(...list.map((v) => v.timestamp));
     entry.timestamp = ts > 253402300799 ? Math.floor(ts / 1000) : ts;
     entry.version = top.version;
-    packages[name] = entry;
+    packages += `${packages === '' ? '' : ','}${canonicalJson(name)}:${canonicalJson(entry)}`;
+    if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
   }
-  return canonicalJson({ channeldata_version: 1, packages, subdirs: [...allSubdirs].sort() });
+  return `{"channeldata_version":1,"packages":{${packages}},"subdirs":${canonicalJson([...allSubdirs].sort())}}`;
 }

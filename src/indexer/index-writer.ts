@@ -10,6 +10,7 @@
 // Every file of a generation is written before the database points at it.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { compress as zstdCompress, CompressStream } from 'zstd-napi';
 import type { IndexSnapshot, NameRow, ShardRow, SnapshotRecord } from '../db/repositories.js';
@@ -82,12 +83,13 @@ export async function writeShardIndex(store: ObjectStore, ref: SubdirRef, revisi
 /** Writes repodata.json, run_exports.json and their .zst for one generation; returns repodata.json's hash and size. */
 export async function writeFull(store: ObjectStore, ref: SubdirRef, snap: IndexSnapshot, onRecord: () => void): Promise<WriteResult> {
   const gen = (variant: string) => indexKey(ref.channel, ref.subdir, snap.revision, variant);
-  const counted = {
-    tarBz2: counting(snap.records('tar.bz2'), onRecord),
-    conda: counting(snap.records('conda'), onRecord),
-  };
-  const repodata = await store.putStream(gen('repodata.json'), repodataChunksFromBatches(ref.subdir, counted, () => snap.removed()));
-  await store.putStream(gen('run_exports.json'), runExportsChunksFromBatches(ref.subdir, { tarBz2: snap.records('tar.bz2'), conda: snap.records('conda') }));
+  // One scan of the subdir feeds both documents (they list the same files
+  // in the same order): stepping over the rows is most of a rewrite's cost.
+  const [forRepodata, forRunExports] = tee(scan(snap, onRecord));
+  const [repodata] = await Promise.all([
+    store.putStream(gen('repodata.json'), repodataChunksFromBatches(ref.subdir, byFormat(forRepodata), () => snap.removed())),
+    store.putStream(gen('run_exports.json'), runExportsChunksFromBatches(ref.subdir, byFormat(forRunExports))),
+  ]);
   await compressFile(store, gen('repodata.json'), gen('repodata.json.zst'));
   await compressFile(store, gen('run_exports.json'), gen('run_exports.json.zst'));
   return repodata;
@@ -100,9 +102,64 @@ async function compressFile(store: ObjectStore, from: string, to: string): Promi
   await Promise.all([pipeline(source, zstd).catch((err: unknown) => { zstd.destroy(err as Error); throw err; }), written]);
 }
 
-async function* counting(source: AsyncIterable<SnapshotRecord[]>, onItem: () => void): AsyncGenerator<SnapshotRecord[]> {
-  for await (const batch of source) {
-    for (let i = 0; i < batch.length; i++) onItem();
-    yield batch;
+interface ScanBatch {
+  format: 'tar.bz2' | 'conda';
+  rows: SnapshotRecord[];
+}
+
+/** Every live record: the .tar.bz2 map's, then the .conda map's, each in filename order. */
+async function* scan(snap: IndexSnapshot, onRecord: () => void): AsyncGenerator<ScanBatch> {
+  for (const format of ['tar.bz2', 'conda'] as const) {
+    for await (const rows of snap.records(format)) {
+      for (let i = 0; i < rows.length; i++) onRecord();
+      yield { format, rows };
+    }
   }
+}
+
+/**
+ * Two readers of one source, each at its own pace: Readable#pipe to two
+ * PassThroughs holds the source while either is more than a few batches
+ * behind. A source error ends both readers with it.
+ */
+function tee<T>(source: AsyncIterable<T>): [AsyncIterable<T>, AsyncIterable<T>] {
+  const from = Readable.from(source, { objectMode: true, highWaterMark: 4 });
+  const branches = [0, 1].map(() => new PassThrough({ objectMode: true, highWaterMark: 4 }));
+  from.on('error', (err) => branches.forEach((b) => b.destroy(err)));
+  for (const b of branches) {
+    // A reader that gives up must not leave the source paused for the other.
+    b.on('close', () => from.unpipe(b));
+    from.pipe(b);
+  }
+  return [branches[0]!, branches[1]!];
+}
+
+/** Splits a scan back into the two maps' batches, read in order (tarBz2 to its end, then conda). */
+function byFormat(source: AsyncIterable<ScanBatch>): { tarBz2: AsyncIterable<SnapshotRecord[]>; conda: AsyncIterable<SnapshotRecord[]> } {
+  const it = source[Symbol.asyncIterator]();
+  let firstConda: SnapshotRecord[] | null = null;
+  let ended = false;
+  async function* tarBz2(): AsyncGenerator<SnapshotRecord[]> {
+    for (;;) {
+      const next = await it.next();
+      if (next.done) {
+        ended = true;
+        return;
+      }
+      if (next.value.format === 'conda') {
+        firstConda = next.value.rows;
+        return;
+      }
+      yield next.value.rows;
+    }
+  }
+  async function* conda(): AsyncGenerator<SnapshotRecord[]> {
+    if (firstConda) yield firstConda;
+    while (!ended) {
+      const next = await it.next();
+      if (next.done) return;
+      yield next.value.rows;
+    }
+  }
+  return { tarBz2: tarBz2(), conda: conda() };
 }

@@ -21,7 +21,8 @@ import type { IndexKind, Repositories } from '../db/repositories.js';
 import type { PendingFileDeletion, SubdirRef } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
-import { buildChanneldata, type ChanneldataVersion } from './channeldata.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { buildChanneldata, type ChanneldataAbout, type ChanneldataVersion } from './channeldata.js';
 import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
 
 export interface IndexerOptions {
@@ -43,6 +44,9 @@ interface Job { ref: SubdirRef; kind: Kind }
 /** Variants of a generation and the pointer that keeps them alive. */
 const SHARD_VARIANTS = new Set(['repodata_shards.msgpack.zst']);
 
+/** Names per channeldata.json query: a few milliseconds of work at a time. */
+const CHANNELDATA_NAMES_PER_READ = 64;
+
 const jobKey = (ref: SubdirRef, kind: Kind) => `${ref.channelId}/${ref.subdir}/${kind}`;
 
 export class Indexer {
@@ -50,6 +54,8 @@ export class Indexer {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Map<string, Job>();
   private readonly channeldataTimers = new Map<number, { timer: NodeJS.Timeout; channel: string }>();
+  /** Wall time of each channel's last channeldata.json rebuild. */
+  private readonly channeldataCostMs = new Map<number, number>();
   private pollTimer: NodeJS.Timeout | null = null;
   private closed = false;
   // Two lanes: passes of one kind run one at a time (on two cores parallel
@@ -262,20 +268,41 @@ export class Indexer {
 
   private scheduleChanneldata(ref: SubdirRef): void {
     if (this.closed || this.channeldataTimers.has(ref.channelId)) return;
+    // At conda-forge size a rebuild costs seconds of CPU: space rebuilds by
+    // a few times what the last one took, so they never take over a core.
+    const delay = Math.max(this.opts.channeldataDebounceMs ?? 1000, 4 * (this.channeldataCostMs.get(ref.channelId) ?? 0));
     const timer = setTimeout(() => {
       this.channeldataTimers.delete(ref.channelId);
       this.lanes.full = this.lanes.full.then(() => this.writeChanneldata(ref.channelId, ref.channel));
-    }, this.opts.channeldataDebounceMs ?? 1000);
+    }, delay);
     this.channeldataTimers.set(ref.channelId, { timer, channel: ref.channel });
   }
 
   private async writeChanneldata(channelId: number, channel: string): Promise<void> {
+    const started = performance.now();
     try {
-      const versions: ChanneldataVersion[] = await this.repos.catalog.channeldataVersions(channelId);
-      const json = buildChanneldata(versions, this.opts.newestFirst, (wanted) => this.repos.catalog.channeldataAbout(channelId, wanted));
-      await this.store.putStream(channeldataKey(channel), [await json]);
+      // A slice of names per statement, yielding between slices: one query
+      // over a 465k-record channel held the event loop for seconds, and
+      // every request (and shard pass) waited behind it.
+      const names = await this.repos.catalog.channeldataNames(channelId);
+      const versions: ChanneldataVersion[] = [];
+      for (let i = 0; i < names.length; i += CHANNELDATA_NAMES_PER_READ) {
+        versions.push(...(await this.repos.catalog.channeldataVersions(channelId, names.slice(i, i + CHANNELDATA_NAMES_PER_READ))));
+        await yieldToEventLoop();
+      }
+      const json = await buildChanneldata(versions, this.opts.newestFirst, async (wanted) => {
+        const about = new Map<string, ChanneldataAbout>();
+        for (let i = 0; i < wanted.length; i += CHANNELDATA_NAMES_PER_READ) {
+          for (const [name, a] of await this.repos.catalog.channeldataAbout(channelId, wanted.slice(i, i + CHANNELDATA_NAMES_PER_READ))) about.set(name, a);
+          await yieldToEventLoop();
+        }
+        return about;
+      });
+      await this.store.putStream(channeldataKey(channel), [json]);
     } catch (err) {
       this.log.error({ err, channel }, 'channeldata.json write failed');
+    } finally {
+      this.channeldataCostMs.set(channelId, performance.now() - started);
     }
   }
 

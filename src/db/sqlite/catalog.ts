@@ -217,14 +217,21 @@ export class SqliteCatalogRepository implements CatalogRepository {
     return out;
   }
 
-  async channeldataVersions(channelId: number): Promise<ChanneldataVersion[]> {
+  async channeldataNames(channelId: number): Promise<string[]> {
+    // Index-only (packages_by_name): yanked-only names drop out in channeldataVersions.
+    return this.all<{ name: string }>('SELECT DISTINCT name FROM packages WHERE channel_id = @channelId ORDER BY name', { channelId })
+      .map((r) => r.name);
+  }
+
+  async channeldataVersions(channelId: number, names: string[]): Promise<ChanneldataVersion[]> {
     const flagCols = FLAG_NAMES.map((f, i) => `max(coalesce(json_extract(post_install, '$."${f}"'), 0)) AS f${i}`).join(', ');
     const rows = this.all<Record<string, unknown> & { name: string; version: string; subdirs: string; ts: number | null; re: string | null }>(
       `SELECT name, version, json_group_array(DISTINCT subdir) AS subdirs,
               max(coalesce(json_extract(index_json, '$.timestamp'), 0)) AS ts, ${flagCols},
               max(CASE WHEN run_exports_json IS NOT NULL AND run_exports_json NOT IN ('{}', '[]', 'null') THEN run_exports_json END) AS re
-       FROM packages WHERE channel_id = @channelId AND yanked_reason IS NULL GROUP BY name, version`,
-      { channelId });
+       FROM packages WHERE channel_id = @channelId AND name IN (SELECT value FROM json_each(@names)) AND yanked_reason IS NULL
+       GROUP BY name, version`,
+      { channelId, names: JSON.stringify(names) });
     return rows.map((r) => ({
       name: r.name, version: r.version, subdirs: JSON.parse(r.subdirs) as string[], timestamp: Number(r.ts ?? 0),
       flags: Object.fromEntries(FLAG_NAMES.map((f, i) => [f, Number(r[`f${i}`]) === 1])),
