@@ -18,7 +18,7 @@
 //   of index no longer list them; superseded shards live a week more.
 import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, Repositories } from '../db/repositories.js';
-import type { PendingFileDeletion, SubdirRef } from '../core/types.js';
+import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -54,16 +54,20 @@ export class Indexer {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Map<string, Job>();
   private readonly channeldataTimers = new Map<number, { timer: NodeJS.Timeout; channel: string }>();
+  /** Per subdir: the live shards of the shard index this process published last (sha256 of that index). */
+  private readonly liveShards = new Map<string, { sha256: string; live: Map<string, string> }>();
   /** Wall time of each channel's last channeldata.json rebuild. */
   private readonly channeldataCostMs = new Map<number, number>();
   private pollTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  // Two lanes: passes of one kind run one at a time (on two cores parallel
+  // Three lanes: passes of one kind run one at a time (on two cores parallel
   // rewrites would only compete with request handling), but a shard pass
-  // (kilobytes) never waits behind a full rewrite or channeldata.json, which
-  // share the 'full' lane. Each pass reads its own snapshot connection and
-  // holds its own kind of lease.
-  private readonly lanes: Record<Kind, Promise<unknown>> = { shards: Promise.resolve(), full: Promise.resolve() };
+  // (kilobytes) never waits behind a full rewrite, and neither waits behind
+  // channeldata.json (seconds at conda-forge size). Each pass reads its own
+  // snapshot connection and holds its own kind of lease.
+  private readonly lanes: Record<Kind | 'channeldata', Promise<unknown>> = {
+    shards: Promise.resolve(), full: Promise.resolve(), channeldata: Promise.resolve(),
+  };
   /** Full rewrites done (tests and benchmarks read it). */
   rewrites = 0;
   shardPasses = 0;
@@ -124,6 +128,8 @@ export class Indexer {
     if (cd) clearTimeout(cd.timer);
     this.channeldataTimers.delete(channelId);
     await Promise.all([...this.running].filter(([key]) => key.startsWith(prefix)).map(([, p]) => p));
+    // A channeldata.json rebuild already queued must not land after the channel's files are gone.
+    await this.lanes.channeldata;
   }
 
   /** Stops scheduling, flushes what is pending, and waits for every pass. */
@@ -139,15 +145,15 @@ export class Indexer {
       for (const [channelId, { timer, channel }] of this.channeldataTimers) {
         clearTimeout(timer);
         this.channeldataTimers.delete(channelId);
-        this.lanes.full = this.lanes.full.then(() => this.writeChanneldata(channelId, channel));
+        this.lanes.channeldata = this.lanes.channeldata.then(() => this.writeChanneldata(channelId, channel));
       }
-      await Promise.all([...this.running.values(), this.lanes.full, this.lanes.shards]);
+      await Promise.all([...this.running.values(), ...Object.values(this.lanes)]);
     }
     // A channeldata.json write whose timer fired during the last wait lives
-    // only on the lane: wait until the lane stops growing.
-    for (let tail = this.lanes.full; ; tail = this.lanes.full) {
+    // only on its lane: wait until the lane stops growing.
+    for (let tail = this.lanes.channeldata; ; tail = this.lanes.channeldata) {
       await tail;
-      if (tail === this.lanes.full) break;
+      if (tail === this.lanes.channeldata) break;
     }
     this.closed = true;
   }
@@ -189,7 +195,7 @@ export class Indexer {
   }
 
   /** Runs `body` under the subdir's lease when the pass has work; returns true if more work came in meanwhile. */
-  private async leased(ref: SubdirRef, kind: Kind, body: () => Promise<PendingFileDeletion[]>): Promise<boolean> {
+  private async leased(ref: SubdirRef, kind: Kind, body: (state: SubdirState) => Promise<PendingFileDeletion[]>): Promise<boolean> {
     const leaseMs = this.opts.leaseMs ?? 120_000;
     if (!(await this.repos.indexState.tryLease(ref, kind, this.opts.owner, Date.now() + leaseMs))) {
       return false; // someone else is writing it; the poll brings us back if it stays dirty
@@ -200,7 +206,7 @@ export class Indexer {
       // the latest revision: the poll and notify may both point here.
       const state = await this.repos.indexState.get(ref.channelId, ref.subdir);
       const done = state === null || (kind === 'full' ? state.indexedRevision : state.shardsRevision) >= state.revision;
-      if (!done) deletions = await body();
+      if (!done) deletions = await body(state);
     } finally {
       await this.repos.indexState.releaseLease(ref, kind, this.opts.owner);
     }
@@ -214,7 +220,7 @@ export class Indexer {
   }
 
   private shardPass(ref: SubdirRef): Promise<boolean> {
-    return this.leased(ref, 'shards', async () => {
+    return this.leased(ref, 'shards', async (state) => {
       const started = process.hrtime.bigint();
       const snap = await this.repos.indexState.snapshot(ref);
       let revision: number;
@@ -226,16 +232,25 @@ export class Indexer {
         await snap.close();
       }
       const now = Date.now();
-      const live = await this.repos.indexState.finishShards(ref, { revision, shards: changed, at: now });
+      // The live list is ours to update while the published index is the one
+      // we wrote last; after any other process published, it is read again.
+      const key = jobKey(ref, 'shards');
+      const cached = this.liveShards.get(key);
+      const mine = cached !== undefined && cached.sha256 === state.shardIndexSha256;
+      const listed = await this.repos.indexState.finishShards(ref, { revision, shards: changed, at: now }, { listLive: !mine });
+      const live = mine ? cached.live : new Map(listed);
+      if (mine) for (const s of changed) s.sha256 === null ? live.delete(s.name) : live.set(s.name, s.sha256);
+      this.liveShards.delete(key);
       const sha256 = await writeShardIndex(this.store, ref, revision, live);
       const deletions = await this.repos.indexState.publishShardIndex(ref, this.opts.owner, { revision, sha256 });
+      this.liveShards.set(key, { sha256, live });
       for (const old of await this.repos.indexState.collectableShards(ref, now)) {
         await this.store.delete(shardKey(ref.channel, ref.subdir, old));
         await this.repos.indexState.forgetShardFile(ref, old);
       }
       await this.collectOldGenerations(ref);
       this.shardPasses++;
-      this.log.debug({ channel: ref.channel, subdir: ref.subdir, revision, shards: changed.length, names: live.length,
+      this.log.debug({ channel: ref.channel, subdir: ref.subdir, revision, shards: changed.length, names: live.size,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'shards written');
       return deletions;
     });
@@ -273,7 +288,7 @@ export class Indexer {
     const delay = Math.max(this.opts.channeldataDebounceMs ?? 1000, 4 * (this.channeldataCostMs.get(ref.channelId) ?? 0));
     const timer = setTimeout(() => {
       this.channeldataTimers.delete(ref.channelId);
-      this.lanes.full = this.lanes.full.then(() => this.writeChanneldata(ref.channelId, ref.channel));
+      this.lanes.channeldata = this.lanes.channeldata.then(() => this.writeChanneldata(ref.channelId, ref.channel));
     }, delay);
     this.channeldataTimers.set(ref.channelId, { timer, channel: ref.channel });
   }

@@ -109,7 +109,7 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     const recordShards = db.prepare(
       `UPDATE subdirs SET shards_revision = max(shards_revision, @revision), shard_index_sha256 = @sha256
        WHERE channel_id = @channelId AND subdir = @subdir AND shards_lease_owner = @owner`);
-    this.finishShardsTx = db.transaction((ref: SubdirRef, w: { revision: number; shards: ShardRow[]; at: number }) => {
+    this.finishShardsTx = db.transaction((ref: SubdirRef, w: { revision: number; shards: ShardRow[]; at: number }, listLive: boolean) => {
       const { channelId, subdir } = ref;
       for (const s of w.shards) {
         const before = oldShard.get(channelId, subdir, s.name)?.sha256;
@@ -121,7 +121,7 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
         if (before && before !== s.sha256) supersede.run(w.at, channelId, subdir, before);
       }
       cleanDirty.run(channelId, subdir, w.revision);
-      return this.selectShards.all(channelId, subdir).map((r) => [r.name, r.sha256] as [string, string]);
+      return listLive ? this.selectShards.all(channelId, subdir).map((r) => [r.name, r.sha256] as [string, string]) : [];
     });
     this.publishShardsTx = db.transaction((ref: SubdirRef, owner: string, w: { revision: number; sha256: string }) => {
       const changed = recordShards.run({ revision: w.revision, sha256: w.sha256, channelId: ref.channelId, subdir: ref.subdir, owner }).changes;
@@ -224,8 +224,8 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     return this.finishIndexTx.immediate(ref, owner, written);
   }
 
-  async finishShards(ref: SubdirRef, written: { revision: number; shards: ShardRow[]; at: number }): Promise<Array<[string, string]>> {
-    return this.finishShardsTx.immediate(ref, written);
+  async finishShards(ref: SubdirRef, written: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]>> {
+    return this.finishShardsTx.immediate(ref, written, opts.listLive);
   }
 
   async publishShardIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string }): Promise<PendingFileDeletion[]> {
