@@ -19,13 +19,28 @@ export const testDatabase = process.env.CHANNELD_TEST_DATABASE === 'postgres' ? 
 export const onPostgres = testDatabase === 'postgres';
 const adminUrl = process.env.CHANNELD_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
-const created = new Map<string, string>();
+/** Data folder → its database's URL (a promise, so concurrent first uses create it once). */
+const created = new Map<string, Promise<string>>();
+const names: string[] = [];
 
 function databaseName(dataDir: string): string {
   return `channeld_t_${createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 20)}`;
 }
 
-function urlFor(name: string): string {
+async function createDatabase(name: string): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  try {
+    await admin.connect();
+  } catch (err) {
+    // Loud on purpose: a PostgreSQL run without PostgreSQL must not pass.
+    throw new Error(`CHANNELD_TEST_DATABASE=postgres but PostgreSQL is unreachable at ${adminUrl}: ${(err as Error).message}`);
+  }
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return url.href;
@@ -38,30 +53,16 @@ export async function backendEnv(dataDir: string): Promise<Record<string, string
   let url = created.get(dir);
   if (url === undefined) {
     const name = databaseName(dir);
-    const admin = new pg.Client({ connectionString: adminUrl });
-    try {
-      await admin.connect();
-    } catch (err) {
-      // Loud on purpose: a PostgreSQL run without PostgreSQL must not pass.
-      throw new Error(`CHANNELD_TEST_DATABASE=postgres but PostgreSQL is unreachable at ${adminUrl}: ${(err as Error).message}`);
-    }
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.query(`CREATE DATABASE ${name}`);
-    } finally {
-      await admin.end();
-    }
-    if (created.size === 0) process.once('exit', dropAll);
-    url = urlFor(name);
+    if (names.length === 0) process.once('exit', dropAll);
+    names.push(name);
+    url = createDatabase(name);
     created.set(dir, url);
   }
-  return { CHANNELD_DATABASE_URL: url };
+  return { CHANNELD_DATABASE_URL: await url };
 }
 
 /** Drops this process's databases; runs at exit, so synchronously through a short-lived node. */
 function dropAll(): void {
-  const names = [...created.values()].map((u) => new URL(u).pathname.slice(1));
-  created.clear();
   const script = `
     const pg = require('pg');
     const c = new pg.Client({ connectionString: process.argv[1] });
@@ -69,7 +70,7 @@ function dropAll(): void {
       for (const n of process.argv.slice(2)) await c.query('DROP DATABASE IF EXISTS ' + n + ' WITH (FORCE)');
       await c.end();
     }).catch((e) => { console.error(e.message); process.exit(1); });`;
-  spawnSync(process.execPath, ['-e', script, adminUrl, ...names], { cwd: repoRoot, stdio: 'inherit', timeout: 30_000 });
+  spawnSync(process.execPath, ['-e', script, adminUrl, ...names.splice(0)], { cwd: repoRoot, stdio: 'inherit', timeout: 30_000 });
 }
 
 /** The data folder a CLI invocation uses: --data, else CHANNELD_DATA_DIR, else ./data. */

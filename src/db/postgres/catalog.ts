@@ -273,10 +273,12 @@ function scopeSql(scope: ReadScope, params: PgParams): string {
   if (scope.all) return 'TRUE';
   const parts = ['c.is_public = 1'];
   if (scope.userId !== null) {
-    const uid = params.add(scope.userId, '::bigint');
-    let own = scope.admin
-      ? 'TRUE'
-      : `(c.owner_id = ${uid} OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid}))`;
+    // A parameter is added only where used: PostgreSQL refuses one it cannot type.
+    let own = 'TRUE';
+    if (!scope.admin) {
+      const uid = params.add(scope.userId, '::bigint');
+      own = `(c.owner_id = ${uid} OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid}))`;
+    }
     if (scope.onlyChannelId !== null) own = `(${own} AND c.id = ${params.add(scope.onlyChannelId, '::bigint')})`;
     parts.push(own);
   }
