@@ -13,12 +13,20 @@ export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
+// PostgreSQL text cannot hold NUL, so no stored value can equal a string
+// with one: a lookup by such a value (a channel name from a URL, say) finds
+// nothing, as on SQLite, instead of failing with an encoding error.
+const holdsNul = (values: unknown[]): boolean =>
+  values.some((v) => (typeof v === 'string' && v.includes('\0')) || (Array.isArray(v) && holdsNul(v)));
+const isRead = (sql: string): boolean => /^\s*(SELECT|WITH)\b/i.test(sql);
+
 export async function rows<R extends pg.QueryResultRow>(db: Queryable, sql: string, values: unknown[] = []): Promise<R[]> {
+  if (isRead(sql) && holdsNul(values)) return [];
   return (await db.query<R>(sql, values)).rows;
 }
 
 export async function row<R extends pg.QueryResultRow>(db: Queryable, sql: string, values: unknown[] = []): Promise<R | undefined> {
-  return (await db.query<R>(sql, values)).rows[0];
+  return (await rows<R>(db, sql, values))[0];
 }
 
 export async function changes(db: Queryable, sql: string, values: unknown[] = []): Promise<number> {
