@@ -64,7 +64,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       return m[2]!;
     },
   });
-  const core = createCore(config, app.log);
+  const core = await createCore(config, app.log);
   app.decorate('core', core);
   registerErrorHandlers(app);
   await app.register(cookie);

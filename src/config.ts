@@ -7,6 +7,8 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
+  /** PostgreSQL connection URL; null = the SQLite file in dataDir. */
+  databaseUrl: string | null;
   /** Largest package accepted by upload, in bytes (413 above it). */
   maxUploadBytes: number;
   logLevel: string;
@@ -110,6 +112,16 @@ function issuersFrom(value: string | undefined): OidcIssuer[] {
   return issuers;
 }
 
+/** CHANNELD_DATABASE_URL: empty = SQLite in the data folder; postgres:// or postgresql:// = PostgreSQL. */
+function databaseUrlFrom(value: string | undefined): string | null {
+  const text = value?.trim() ?? '';
+  if (text === '') return null;
+  if (!/^postgres(ql)?:\/\//.test(text)) {
+    throw new Error('CHANNELD_DATABASE_URL must be a postgres:// or postgresql:// URL (or empty for SQLite in the data folder)');
+  }
+  return text;
+}
+
 function publicUrlFrom(value: string | undefined): string | null {
   if (value === undefined || value.trim() === '') return null;
   let parsed: URL;
@@ -129,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     host: overrides.host ?? env.CHANNELD_HOST ?? '127.0.0.1',
     port,
     dataDir: path.resolve(overrides.dataDir ?? env.CHANNELD_DATA_DIR ?? './data'),
+    databaseUrl: databaseUrlFrom(env.CHANNELD_DATABASE_URL),
     maxUploadBytes: intFrom(env.CHANNELD_MAX_UPLOAD_BYTES, 'CHANNELD_MAX_UPLOAD_BYTES', 2 * GiB, 1),
     logLevel: env.CHANNELD_LOG_LEVEL ?? 'info',
     indexDebounceMs: intFrom(env.CHANNELD_INDEX_DEBOUNCE_MS, 'CHANNELD_INDEX_DEBOUNCE_MS', 100),

@@ -63,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, { host: values.host, port: values.port, dataDir: values.data });
   if (command === 'serve') return serve(config);
 
-  const core = createCore(config, cliLogger(config));
+  const core = await createCore(config, cliLogger(config));
   try {
     await run(core, config, command!, sub, rest, values);
     return 0;

@@ -12,7 +12,7 @@ import { OidcVerifier } from '../auth/oidc-verifier.js';
 import { PublisherTokenVerifier } from '../auth/publisher-tokens.js';
 import type { Config } from '../config.js';
 import type { Repositories } from '../db/repositories.js';
-import { createSqliteRepositories, sqliteFile } from '../db/sqlite/index.js';
+import { createRepositories } from '../db/index.js';
 import { Indexer } from '../indexer/indexer.js';
 import { FsObjectStore } from '../storage/fs-object-store.js';
 import { AuditLog } from './audit.js';
@@ -45,8 +45,8 @@ export interface Core {
   close(): Promise<void>;
 }
 
-export function createCore(config: Config, log: FastifyBaseLogger): Core {
-  const repos = createSqliteRepositories(sqliteFile(config.dataDir));
+export async function createCore(config: Config, log: FastifyBaseLogger): Promise<Core> {
+  const repos = await createRepositories(config);
   const store = new FsObjectStore(path.join(config.dataDir, 'channels'));
   const tempDir = path.join(config.dataDir, 'tmp');
   const verifier = new ApiKeyVerifier(repos.apiKeys, repos.users, config.keyCacheTtlMs);
@@ -90,7 +90,7 @@ export function createCore(config: Config, log: FastifyBaseLogger): Core {
       if (closed) return;
       closed = true;
       await indexer.drain();
-      repos.close();
+      await repos.close();
     },
   };
 }

@@ -305,5 +305,5 @@ export interface Repositories {
   audit: AuditRepository;
   sessions: SessionRepository;
   oidc: OidcRepository;
-  close(): void;
+  close(): Promise<void>;
 }

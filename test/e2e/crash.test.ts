@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { makePackages, type MadePackage, type PackageSpec } from '../helpers/make-packages.js';
+import { backendEnv } from '../helpers/backends.js';
 import { cliEntry } from '../helpers/paths.js';
 import { freePort, runCli, spawnServer, tempDataDir, waitFor, type ChildServer } from '../helpers/server.js';
 
@@ -286,7 +287,7 @@ describe('crash safety', () => {
     const live = await start(dataDir);
     const second = spawn(process.execPath, [cliEntry, 'serve', '--data', dataDir, '--port', String(await freePort())], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CHANNELD_LOG_LEVEL: 'warn' },
+      env: { ...process.env, CHANNELD_LOG_LEVEL: 'warn', ...(await backendEnv(dataDir)) },
     });
     children.push(second);
     let stderr = '';

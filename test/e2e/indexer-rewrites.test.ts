@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { backendEnv } from '../helpers/backends.js';
 import type { PackageFile } from '../../src/core/types.js';
 import { buildRecord, canonicalJson } from '../../src/indexer/repodata.js';
 import { fixturePackages } from '../helpers/fixtures.js';
@@ -42,7 +43,7 @@ test('an upload is indexed once, however often the poll looks meanwhile', async 
   after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
   const written: Array<{ channel: string; subdir: string; revision: number }> = [];
   const config = loadConfig({
-    CHANNELD_DATA_DIR: dataDir, CHANNELD_BOOTSTRAP_ADMIN: 'false',
+    CHANNELD_DATA_DIR: dataDir, CHANNELD_BOOTSTRAP_ADMIN: 'false', ...(await backendEnv(dataDir)),
     // The poll runs often (as it may on any server whose rewrites take longer than the poll interval).
     CHANNELD_INDEX_POLL_MS: '10',
   });

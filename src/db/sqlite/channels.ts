@@ -14,8 +14,8 @@ export const toChannel = (r: ChannelRow): Channel => ({
   relationOverridesId: r.relation_overrides_id, createdAt: r.created_at, updatedAt: r.updated_at,
 });
 
-interface MemberRow { channel_id: number; user_id: number; login: string; role: string; created_at: number }
-const toMember = (r: MemberRow): ChannelMember => ({
+export interface MemberRow { channel_id: number; user_id: number; login: string; role: string; created_at: number }
+export const toMember = (r: MemberRow): ChannelMember => ({
   channelId: r.channel_id, userId: r.user_id, login: r.login, role: r.role as ChannelRole, createdAt: r.created_at,
 });
 

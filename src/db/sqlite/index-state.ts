@@ -4,13 +4,13 @@ import Database from 'better-sqlite3';
 import type { DirtySubdir, IndexKind, IndexSnapshot, IndexStateRepository, NameRow, ShardRow, SnapshotRecord } from '../repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';
 
-interface SubdirDbRow {
+export interface SubdirDbRow {
   channel_id: number; channel: string; subdir: string; revision: number; indexed_revision: number;
   repodata_sha256: string | null; repodata_size: number | null; indexed_at: number | null;
   shards_revision: number; shard_index_sha256: string | null;
 }
 
-const toState = (r: SubdirDbRow): SubdirState => ({
+export const toState = (r: SubdirDbRow): SubdirState => ({
   channelId: r.channel_id, channel: r.channel, subdir: r.subdir, revision: r.revision,
   indexedRevision: r.indexed_revision, repodataSha256: r.repodata_sha256, repodataSize: r.repodata_size,
   indexedAt: r.indexed_at, shardsRevision: r.shards_revision, shardIndexSha256: r.shard_index_sha256,

@@ -32,7 +32,7 @@ export function createSqliteRepositories(file: string): Repositories {
     audit: new SqliteAuditRepository(db),
     sessions: new SqliteSessionRepository(db),
     oidc: new SqliteOidcRepository(db),
-    close() {
+    async close() {
       indexState.closeReaders();
       db.close();
     },

@@ -2,12 +2,12 @@ import type { SqliteDb } from '../database.js';
 import type { NewOidcPublisher, NewPublisherToken, OidcRepository } from '../repositories.js';
 import type { AccessMode, OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
 
-interface PublisherRow {
+export interface PublisherRow {
   id: string; channel_id: number; provider: string; owner: string; project: string; workflow: string;
   environment: string; access_mode: string; created_by: number | null; created_at: number; updated_at: number;
 }
 
-const toPublisher = (r: PublisherRow): OidcPublisher => ({
+export const toPublisher = (r: PublisherRow): OidcPublisher => ({
   id: r.id, channelId: r.channel_id, provider: r.provider as OidcProvider, owner: r.owner, project: r.project,
   workflow: r.workflow, environment: r.environment, accessMode: r.access_mode as AccessMode, createdBy: r.created_by,
   createdAt: r.created_at, updatedAt: r.updated_at,

@@ -8,7 +8,7 @@ class MissingPackageError extends Error {
   }
 }
 
-interface PackageDbRow {
+export interface PackageDbRow {
   id: number; channel_id: number; subdir: string; filename: string; format: string; name: string; version: string;
   build: string; build_number: number; size_bytes: number; sha256: string; md5: string; index_json: string;
   about_json: string | null; run_exports_json: string | null; record_json: string; uploaded_by: number | null;

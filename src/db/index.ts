@@ -1,0 +1,13 @@
+// Picks the database from the configuration: the SQLite file in the data
+// folder by default, PostgreSQL when CHANNELD_DATABASE_URL names one. The
+// rest of the program sees only the Repositories interfaces.
+import type { Config } from '../config.js';
+import type { Repositories } from './repositories.js';
+import { createPostgresRepositories } from './postgres/index.js';
+import { createSqliteRepositories, sqliteFile } from './sqlite/index.js';
+
+export async function createRepositories(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<Repositories> {
+  return config.databaseUrl === null
+    ? createSqliteRepositories(sqliteFile(config.dataDir))
+    : createPostgresRepositories(config.databaseUrl);
+}

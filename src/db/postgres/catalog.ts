@@ -1,0 +1,287 @@
+// Read-side queries behind GraphQL listings, one statement per method as in
+// ../sqlite/catalog.ts. Keys arrive as parallel arrays unnested into rows
+// (SQLite joins a JSON array instead). Similarity is pg_trgm's similarity(),
+// the function the SQLite adapter imitates. Text columns are COLLATE "C", so
+// ORDER BY name matches SQLite's byte order without further ado.
+import type {
+  CatalogRepository, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOptions,
+  VariantOrderField, VersionRow,
+} from '../repositories.js';
+import type {
+  ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
+} from '../../core/types.js';
+import { FLAG_NAMES, type ChanneldataAbout, type ChanneldataVersion } from '../../indexer/channeldata.js';
+import { type ChannelRow, toChannel } from '../sqlite/channels.js';
+import { packageKeyString } from '../sqlite/catalog.js';
+import type { FieldMap } from '../sqlite/filters.js';
+import { type PackageDbRow, toPackageRow } from '../sqlite/packages.js';
+import type { QueryResultRow } from 'pg';
+import { type Pool, rows } from './database.js';
+import { filterSql, PgParams } from './filters.js';
+
+const dir = (d: Direction) => (d === 'DESC' ? 'DESC' : 'ASC');
+
+const CHANNEL_FIELDS: FieldMap = {
+  name: { kind: 'string', sql: 'c.name' },
+  owner: { kind: 'string', sql: 'u.login' },
+  namespace: { kind: 'string', sql: 'u.login' },
+  isPublic: { kind: 'boolean', sql: 'c.is_public' },
+  hasOwner: { kind: 'boolean', sql: '(c.owner_id IS NOT NULL)::int' },
+  hasMirror: { kind: 'boolean', sql: '0' },
+};
+
+/** A JSON value of index.json/post_install as a number when it is one (json_extract's integer), else null. */
+const jsonNumber = (col: string, key: string) =>
+  `(CASE WHEN jsonb_typeof(${col}::jsonb -> '${key}') = 'number' THEN (${col}::jsonb ->> '${key}')::numeric END)`;
+
+export class PgCatalogRepository implements CatalogRepository {
+  /** Statements run, for the benchmark's "statements per request" figure. */
+  statements = 0;
+
+  constructor(private readonly pool: Pool) {}
+
+  private all<T extends QueryResultRow>(sql: string, values: unknown[]): Promise<T[]> {
+    this.statements++;
+    return rows<T>(this.pool, sql, values);
+  }
+
+  async channelsPage(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, page: PageRequest, memberOf?: MemberOf): Promise<Page<ChannelListRow>> {
+    const params = new PgParams();
+    const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, CHANNEL_FIELDS, params)];
+    let sim = '0';
+    let orderSql = 'c.name ASC';
+    if (order && 'bySimilarity' in order) {
+      sim = `similarity(c.name, ${params.add(order.bySimilarity.matches, '::text')})`;
+      where.push(`${sim} > 0`);
+      orderSql = `sim ${dir(order.bySimilarity.direction)}, c.name ASC`;
+    } else if (order) {
+      const col = { NAME: 'c.name', BILLING_OWNER: 'u.login', NAMESPACE: 'u.login', SIZE: 'size', CREATED_AT: 'c.created_at', PACKAGE_COUNT: 'package_count' }[order.byField.field];
+      orderSql = `${col} ${dir(order.byField.direction)}, c.name ASC`;
+    }
+    const found = await this.all<ChannelRow & { owner_login: string; size: number; package_count: number; sim: number; total: number }>(
+      `SELECT c.*, u.login AS owner_login, ${sim} AS sim, count(*) OVER () AS total,
+         (SELECT coalesce(sum(p.size_bytes), 0) FROM packages p WHERE p.channel_id = c.id) AS size,
+         (SELECT count(DISTINCT p.name) FROM packages p WHERE p.channel_id = c.id) AS package_count
+       FROM channels c JOIN users u ON u.id = c.owner_id
+       WHERE ${where.join(' AND ')}
+       ORDER BY ${orderSql} LIMIT ${params.add(page.limit, '::bigint')} OFFSET ${params.add(page.limit * page.page, '::bigint')}`,
+      params.values);
+    return {
+      items: found.map((r) => ({ channel: toChannel(r), ownerLogin: r.owner_login, sizeBytes: r.size, packageCount: r.package_count })),
+      totalCount: found[0]?.total ?? (page.page === 0 ? 0 : await this.countChannels(scope, filter, order, memberOf)),
+    };
+  }
+
+  private async countChannels(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, memberOf?: MemberOf): Promise<number> {
+    // Only reached when the requested page is past the end.
+    const params = new PgParams();
+    const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, CHANNEL_FIELDS, params)];
+    if (order && 'bySimilarity' in order) where.push(`similarity(c.name, ${params.add(order.bySimilarity.matches, '::text')}) > 0`);
+    return (await this.all<{ n: number }>(
+      `SELECT count(*) AS n FROM channels c JOIN users u ON u.id = c.owner_id WHERE ${where.join(' AND ')}`, params.values))[0]!.n;
+  }
+
+  async packagesPages(channelIds: number[] | 'all-in-scope', scope: ReadScope, filter: PackageFilter | null, order: OrderBy<PackageOrderField> | null, page: PageRequest, perChannel: boolean): Promise<Map<number | 'all', Page<PackageListRow>>> {
+    const params = new PgParams();
+    const where: string[] = [];
+    if (channelIds === 'all-in-scope') {
+      where.push(`p.channel_id IN (SELECT c.id FROM channels c WHERE ${scopeSql(scope, params)})`);
+    } else {
+      where.push(`p.channel_id = ANY(${params.add(channelIds, '::bigint[]')})`);
+    }
+    where.push(filterSql(filter, { name: { kind: 'string', sql: 'p.name' } }, params));
+    let sim = '0';
+    let having = '';
+    let orderSql = 'name ASC, channel_id ASC';
+    if (order && 'bySimilarity' in order) {
+      sim = `similarity(p.name, ${params.add(order.bySimilarity.matches, '::text')})`;
+      having = `HAVING ${sim} > 0`;
+      orderSql = `sim ${dir(order.bySimilarity.direction)}, name ASC, channel_id ASC`;
+    } else if (order) {
+      const col = { NAME: 'name', LAST_CREATED_DATE: 'last_created', TOTAL_SIZE: 'total_size' }[order.byField.field];
+      orderSql = `${col} ${dir(order.byField.direction)}, name ASC, channel_id ASC`;
+    }
+    const partition = perChannel ? 'PARTITION BY channel_id' : '';
+    const offset = page.limit * page.page;
+    const found = await this.all<{ channel_id: number; name: string; total_size: number; last_created: number; variants: number; sim: number; rn: number; total: number }>(
+      `WITH agg AS (
+         SELECT p.channel_id, p.name, sum(p.size_bytes) AS total_size, max(p.created_at) AS last_created,
+                count(*) AS variants, ${sim} AS sim
+         FROM packages p WHERE ${where.join(' AND ')}
+         GROUP BY p.channel_id, p.name ${having}
+       ), ranked AS (
+         SELECT agg.*, row_number() OVER (${partition} ORDER BY ${orderSql}) AS rn, count(*) OVER (${partition}) AS total
+         FROM agg
+       )
+       SELECT * FROM ranked WHERE rn > ${params.add(offset, '::bigint')} AND rn <= ${params.add(offset + page.limit, '::bigint')}
+       ORDER BY ${perChannel ? 'channel_id, ' : ''}rn`,
+      params.values);
+    const out = new Map<number | 'all', Page<PackageListRow>>();
+    for (const r of found) {
+      const key = perChannel ? r.channel_id : 'all';
+      let p = out.get(key);
+      if (!p) out.set(key, (p = { items: [], totalCount: r.total }));
+      p.items.push({ channelId: r.channel_id, name: r.name, totalSizeBytes: r.total_size, lastCreatedAt: r.last_created, variantCount: r.variants, similarity: order && 'bySimilarity' in order ? r.sim : null });
+    }
+    // Pages past the end still need the total.
+    if (offset > 0) {
+      const missing = perChannel ? (channelIds === 'all-in-scope' ? [] : channelIds.filter((id) => !out.has(id))) : out.has('all') ? [] : ['all' as const];
+      if (missing.length > 0) {
+        const totals = await this.packagesPages(channelIds, scope, filter, order, { limit: 1, page: 0 }, perChannel);
+        for (const [k, v] of totals) if (!out.has(k)) out.set(k, { items: [], totalCount: v.totalCount });
+      }
+    }
+    return out;
+  }
+
+  async packageRows(keys: PackageKey[]): Promise<PackageListRow[]> {
+    const found = await this.all<{ channel_id: number; name: string; total_size: number; last_created: number; variants: number }>(
+      `SELECT p.channel_id, p.name, sum(p.size_bytes) AS total_size, max(p.created_at) AS last_created, count(*) AS variants
+       FROM unnest($1::bigint[], $2::text[]) AS k(channel_id, name) JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
+       GROUP BY p.channel_id, p.name`,
+      [keys.map((k) => k.channelId), keys.map((k) => k.name)]);
+    return found.map((r) => ({ channelId: r.channel_id, name: r.name, totalSizeBytes: r.total_size, lastCreatedAt: r.last_created, variantCount: r.variants, similarity: null }));
+  }
+
+  async versionRows(keys: PackageKey[]): Promise<VersionRow[]> {
+    const found = await this.all<{ channel_id: number; name: string; version: string; subdirs: string[]; last_created: number; visible: number; attested: number; n: number }>(
+      `SELECT p.channel_id, p.name, p.version, array_agg(DISTINCT p.subdir) AS subdirs,
+              max(p.created_at) AS last_created, count(*) FILTER (WHERE p.hidden = 0) AS visible,
+              count(*) FILTER (WHERE p.hidden = 0 AND p.has_attestation = 1) AS attested, count(*) AS n
+       FROM unnest($1::bigint[], $2::text[]) AS k(channel_id, name) JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
+       GROUP BY p.channel_id, p.name, p.version`,
+      [keys.map((k) => k.channelId), keys.map((k) => k.name)]);
+    return found.map((r) => ({
+      channelId: r.channel_id, name: r.name, version: r.version, subdirs: [...r.subdirs].sort(),
+      lastCreatedAt: r.last_created, visibleCount: r.visible, attestedVisibleCount: r.attested, variantCount: r.n,
+    }));
+  }
+
+  async newestVariantOfVersions(keys: Array<PackageKey & { version: string }>): Promise<PackageRow[]> {
+    const found = await this.all<PackageDbRow>(
+      `WITH ranked AS (
+         SELECT p.*, row_number() OVER (PARTITION BY p.channel_id, p.name ORDER BY p.hidden ASC, p.created_at DESC, p.id DESC) AS rn
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS k(channel_id, name, version)
+         JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name AND k.version = p.version
+       )
+       SELECT * FROM ranked WHERE rn = 1`,
+      [keys.map((k) => k.channelId), keys.map((k) => k.name), keys.map((k) => k.version)]);
+    return found.map(toPackageRow);
+  }
+
+  async variantsPages(keys: PackageKey[], opts: VariantOptions, order: { field: VariantOrderField; direction: Direction } | null, page: PageRequest): Promise<Map<string, Page<PackageRow>>> {
+    const params = new PgParams();
+    const keySql = `unnest(${params.add(keys.map((k) => k.channelId), '::bigint[]')}, ${params.add(keys.map((k) => k.name), '::text[]')}) AS k(channel_id, name)`;
+    const where: string[] = [];
+    if (opts.version != null) where.push(`p.version = ${params.add(opts.version, '::text')}`);
+    if (opts.platform != null) where.push(`p.subdir = ${params.add(opts.platform, '::text')}`);
+    if (opts.buildString != null) where.push(`p.build = ${params.add(opts.buildString, '::text')}`);
+    if (opts.createdAtFrom != null) where.push(`p.created_at >= ${params.add(opts.createdAtFrom, '::bigint')}`);
+    if (opts.createdAtTo != null) where.push(`p.created_at <= ${params.add(opts.createdAtTo, '::bigint')}`);
+    if (!opts.includeHidden) where.push('p.hidden = 0');
+    const col = order ? { BUILD_STRING: 'p.build', CREATED_AT: 'p.created_at', SIZE: 'p.size_bytes' }[order.field] : 'p.created_at';
+    const orderSql = `${col} ${order ? dir(order.direction) : 'DESC'}, p.filename ASC, p.subdir ASC`;
+    const offset = page.limit * page.page;
+    const found = await this.all<PackageDbRow & { rn: number; total: number }>(
+      `WITH ranked AS (
+         SELECT p.*, row_number() OVER (PARTITION BY p.channel_id, p.name ORDER BY ${orderSql}) AS rn,
+                count(*) OVER (PARTITION BY p.channel_id, p.name) AS total
+         FROM ${keySql} JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
+         WHERE ${where.length ? where.join(' AND ') : 'TRUE'}
+       )
+       SELECT * FROM ranked WHERE rn > ${params.add(offset, '::bigint')} AND rn <= ${params.add(offset + page.limit, '::bigint')} ORDER BY channel_id, name, rn`,
+      params.values);
+    const out = new Map<string, Page<PackageRow>>();
+    for (const r of found) {
+      const key = packageKeyString({ channelId: r.channel_id, name: r.name });
+      let p = out.get(key);
+      if (!p) out.set(key, (p = { items: [], totalCount: r.total }));
+      p.items.push(toPackageRow(r));
+    }
+    if (offset > 0) {
+      const missing = keys.filter((k) => !out.has(packageKeyString(k)));
+      if (missing.length > 0) {
+        const totals = await this.variantsPages(missing, opts, order, { limit: 1, page: 0 });
+        for (const [k, v] of totals) out.set(k, { items: [], totalCount: v.totalCount });
+      }
+    }
+    return out;
+  }
+
+  async channeldataVersions(channelId: number): Promise<ChanneldataVersion[]> {
+    // A flag counts when post_install holds it as true (json_extract gives 1 for true in SQLite).
+    const flagCols = FLAG_NAMES.map((f, i) =>
+      `max(CASE WHEN post_install::jsonb -> '${f}' IN ('true'::jsonb, '1'::jsonb) THEN 1 ELSE 0 END) AS f${i}`).join(', ');
+    const found = await this.all<Record<string, unknown> & { name: string; version: string; subdirs: string[]; ts: number | null; re: string | null }>(
+      `SELECT name, version, array_agg(DISTINCT subdir) AS subdirs,
+              max(coalesce(${jsonNumber('index_json', 'timestamp')}, 0)) AS ts, ${flagCols},
+              max(CASE WHEN run_exports_json IS NOT NULL AND run_exports_json NOT IN ('{}', '[]', 'null') THEN run_exports_json END) AS re
+       FROM packages WHERE channel_id = $1 AND yanked_reason IS NULL GROUP BY name, version`,
+      [channelId]);
+    return found.map((r) => ({
+      name: r.name, version: r.version, subdirs: r.subdirs, timestamp: Number(r.ts ?? 0),
+      flags: Object.fromEntries(FLAG_NAMES.map((f, i) => [f, Number(r[`f${i}`]) === 1])),
+      runExportsJson: r.re,
+    }));
+  }
+
+  async channeldataAbout(channelId: number, wanted: Array<{ name: string; version: string }>): Promise<Map<string, ChanneldataAbout>> {
+    const found = await this.all<{ name: string; about_json: string | null; index_json: string }>(
+      `WITH ranked AS (
+         SELECT p.name, p.about_json, p.index_json, row_number() OVER (
+           PARTITION BY p.name ORDER BY coalesce(${jsonNumber('p.index_json', 'timestamp')}, 0) DESC, p.id DESC) AS rn
+         FROM unnest($2::text[], $3::text[]) AS k(name, version) JOIN packages p ON k.name = p.name AND k.version = p.version
+         WHERE p.channel_id = $1 AND p.yanked_reason IS NULL
+       )
+       SELECT name, about_json, index_json FROM ranked WHERE rn = 1`,
+      [channelId, wanted.map((w) => w.name), wanted.map((w) => w.version)]);
+    return new Map(found.map((r) => [r.name, { aboutJson: r.about_json, indexJson: r.index_json }]));
+  }
+
+  async usersPage(filter: UserFilter | null, order: OrderBy<'LOGIN' | 'IS_ADMIN'> | null, page: PageRequest): Promise<Page<User>> {
+    const params = new PgParams();
+    const where = [filterSql(filter, { login: { kind: 'string', sql: 'login' }, isAdmin: { kind: 'boolean', sql: 'is_admin' } }, params)];
+    let sim = '0';
+    let orderSql = 'login ASC';
+    if (order && 'bySimilarity' in order) {
+      sim = `similarity(login, ${params.add(order.bySimilarity.matches, '::text')})`;
+      where.push(`${sim} > 0`);
+      orderSql = `sim ${dir(order.bySimilarity.direction)}, login ASC`;
+    } else if (order) {
+      orderSql = `${order.byField.field === 'IS_ADMIN' ? 'is_admin' : 'login'} ${dir(order.byField.direction)}, login ASC`;
+    }
+    const countValues = [...params.values];
+    const found = await this.all<{ id: number; login: string; is_admin: number; created_at: number; sim: number }>(
+      `SELECT users.*, ${sim} AS sim FROM users WHERE ${where.join(' AND ')} ORDER BY ${orderSql}
+       LIMIT ${params.add(page.limit, '::bigint')} OFFSET ${params.add(page.limit * page.page, '::bigint')}`, params.values);
+    const total = (await this.all<{ n: number }>(`SELECT count(*) AS n FROM users WHERE ${where.join(' AND ')}`, countValues))[0]!.n;
+    return { items: found.map((r) => ({ id: r.id, login: r.login, isAdmin: r.is_admin === 1, createdAt: r.created_at })), totalCount: total };
+  }
+}
+
+/** Channels where a user has a role: owner, or a member with one of `roles` (any role when null). */
+function memberOfSql(memberOf: MemberOf | undefined, params: PgParams): string {
+  if (!memberOf) return 'TRUE';
+  const uid = params.add(memberOf.userId, '::bigint');
+  const roles = memberOf.roles;
+  const ownerCounts = roles === null || roles.includes('OWNER');
+  const memberRoles = roles === null ? 'TRUE' : `m.role = ANY(${params.add(roles, '::text[]')})`;
+  return `(${ownerCounts ? `c.owner_id = ${uid} OR ` : ''}EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid} AND ${memberRoles}))`;
+}
+
+function scopeSql(scope: ReadScope, params: PgParams): string {
+  if (scope.all) return 'TRUE';
+  const parts = ['c.is_public = 1'];
+  if (scope.userId !== null) {
+    // A parameter is added only where used: PostgreSQL refuses one it cannot type.
+    let own = 'TRUE';
+    if (!scope.admin) {
+      const uid = params.add(scope.userId, '::bigint');
+      own = `(c.owner_id = ${uid} OR EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid}))`;
+    }
+    if (scope.onlyChannelId !== null) own = `(${own} AND c.id = ${params.add(scope.onlyChannelId, '::bigint')})`;
+    parts.push(own);
+  }
+  if (scope.grantedChannelIds?.length) parts.push(`c.id = ANY(${params.add(scope.grantedChannelIds, '::bigint[]')})`);
+  return `(${parts.join(' OR ')})`;
+}

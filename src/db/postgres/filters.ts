@@ -1,0 +1,49 @@
+// The GraphQL-style filter trees (StringFilter with and/or) as PostgreSQL
+// with numbered parameters. Same meaning as ../sqlite/filters.ts: exact,
+// case-sensitive matches, no LIKE wildcards. Column names come only from the
+// caller's field map, never from input.
+import type { FilterTree, StringFilter } from '../../core/types.js';
+import type { FieldMap } from '../sqlite/filters.js';
+
+export class PgParams {
+  readonly values: unknown[] = [];
+  /** The placeholder of a new parameter; `cast` pins its type where PostgreSQL cannot infer it. */
+  add(value: unknown, cast = ''): string {
+    this.values.push(value);
+    return `$${this.values.length}${cast}`;
+  }
+}
+
+function stringConditions(col: string, f: StringFilter, params: PgParams): string[] {
+  const out: string[] = [];
+  if (f.eq != null) out.push(`${col} = ${params.add(f.eq, '::text')}`);
+  if (f.ne != null) out.push(`${col} <> ${params.add(f.ne, '::text')}`);
+  if (f.isIn != null) out.push(`${col} = ANY(${params.add(f.isIn, '::text[]')})`);
+  if (f.isNotIn != null) out.push(`NOT (${col} = ANY(${params.add(f.isNotIn, '::text[]')}))`);
+  if (f.startsWith != null) out.push(`starts_with(${col}, ${params.add(f.startsWith, '::text')})`);
+  if (f.endsWith != null) {
+    const p = params.add(f.endsWith, '::text');
+    out.push(`right(${col}, length(${p})) = ${p}`);
+  }
+  if (f.contains != null) out.push(`strpos(${col}, ${params.add(f.contains, '::text')}) > 0`);
+  return out;
+}
+
+export function filterSql<F>(tree: FilterTree<F> | null | undefined, fields: FieldMap, params: PgParams): string {
+  if (!tree) return 'TRUE';
+  const parts: string[] = [];
+  for (const [key, value] of Object.entries(tree as Record<string, unknown>)) {
+    if (value === null || value === undefined) continue;
+    if (key === 'and' || key === 'or') {
+      const subs = (value as FilterTree<F>[]).map((t) => `(${filterSql(t, fields, params)})`);
+      if (subs.length > 0) parts.push(`(${subs.join(key === 'and' ? ' AND ' : ' OR ')})`);
+      continue;
+    }
+    const field = fields[key];
+    if (!field) continue;
+    // Boolean fields are 0/1 integers, as in SQLite.
+    if (field.kind === 'boolean') parts.push(`${field.sql} = ${params.add(value ? 1 : 0, '::bigint')}`);
+    else parts.push(...stringConditions(field.sql, value as StringFilter, params));
+  }
+  return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
+}
