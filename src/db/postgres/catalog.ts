@@ -208,7 +208,11 @@ export class PgCatalogRepository implements CatalogRepository {
     return out;
   }
 
-  async channeldataVersions(channelId: number): Promise<ChanneldataVersion[]> {
+  async channeldataNames(channelId: number): Promise<string[]> {
+    return (await this.all<{ name: string }>('SELECT DISTINCT name FROM packages WHERE channel_id = $1 ORDER BY name', [channelId])).map((r) => r.name);
+  }
+
+  async channeldataVersions(channelId: number, names: string[]): Promise<ChanneldataVersion[]> {
     // A flag counts when post_install holds it as true (json_extract gives 1 for true in SQLite).
     const flagCols = FLAG_NAMES.map((f, i) =>
       `max(CASE WHEN post_install::jsonb -> '${f}' IN ('true'::jsonb, '1'::jsonb) THEN 1 ELSE 0 END) AS f${i}`).join(', ');
@@ -216,8 +220,8 @@ export class PgCatalogRepository implements CatalogRepository {
       `SELECT name, version, array_agg(DISTINCT subdir) AS subdirs,
               max(coalesce(${jsonNumber('index_json', 'timestamp')}, 0)) AS ts, ${flagCols},
               max(CASE WHEN run_exports_json IS NOT NULL AND run_exports_json NOT IN ('{}', '[]', 'null') THEN run_exports_json END) AS re
-       FROM packages WHERE channel_id = $1 AND yanked_reason IS NULL GROUP BY name, version`,
-      [channelId]);
+       FROM packages WHERE channel_id = $1 AND name = ANY($2::text[]) AND yanked_reason IS NULL GROUP BY name, version`,
+      [channelId, names]);
     return found.map((r) => ({
       name: r.name, version: r.version, subdirs: r.subdirs, timestamp: Number(r.ts ?? 0),
       flags: Object.fromEntries(FLAG_NAMES.map((f, i) => [f, Number(r[`f${i}`]) === 1])),

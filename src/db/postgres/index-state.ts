@@ -147,7 +147,7 @@ export class PgIndexStateRepository implements IndexStateRepository {
     });
   }
 
-  async finishShards(ref: SubdirRef, w: { revision: number; shards: ShardRow[]; at: number }): Promise<Array<[string, string]>> {
+  async finishShards(ref: SubdirRef, w: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]>> {
     const { channelId, subdir } = ref;
     // The last row of a name wins, as it would written one by one.
     const byName = new Map(w.shards.map((s) => [s.name, s.sha256]));
@@ -178,6 +178,7 @@ export class PgIndexStateRepository implements IndexStateRepository {
           [w.at, channelId, subdir, replaced]);
       }
       await tx.query('DELETE FROM dirty_names WHERE channel_id = $1 AND subdir = $2 AND revision <= $3', [channelId, subdir, w.revision]);
+      if (!opts.listLive) return [];
       return (await rows<{ name: string; sha256: string }>(tx,
         'SELECT name, sha256 FROM shards WHERE channel_id = $1 AND subdir = $2 ORDER BY name COLLATE "C"', [channelId, subdir]))
         .map((r) => [r.name, r.sha256] as [string, string]);
