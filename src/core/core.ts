@@ -49,13 +49,15 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
   const repos = await createRepositories(config);
   const store = new FsObjectStore(path.join(config.dataDir, 'channels'));
   const tempDir = path.join(config.dataDir, 'tmp');
+  // Names this process in leases and upload intents.
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const verifier = new ApiKeyVerifier(repos.apiKeys, repos.users, config.keyCacheTtlMs);
   const indexer = new Indexer(repos, store, log.child({ component: 'indexer' }), {
     debounceMs: config.indexDebounceMs,
     shardDebounceMs: config.shardDebounceMs,
     pollMs: config.indexPollMs,
     newestFirst: sortVersionsDesc,
-    owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+    owner,
   });
   const audit = new AuditLog(repos.audit);
   const sessions = new SessionManager(repos);
@@ -75,7 +77,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     audit,
     channels,
     catalog: new CatalogService(repos.catalog),
-    packages: new PackageService(repos, store, indexer, audit, { tempDir, maxUploadBytes: config.maxUploadBytes, publicUrl: config.publicUrl }),
+    packages: new PackageService(repos, store, indexer, audit, { tempDir, maxUploadBytes: config.maxUploadBytes, publicUrl: config.publicUrl, owner }),
     publishers: new PublisherService(repos, channels, oidc, audit, {
       audience: config.oidcAudience, publicUrl: config.publicUrl, log: log.child({ component: 'trusted-publishing' }),
     }),

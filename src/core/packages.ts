@@ -57,7 +57,7 @@ export class PackageService {
     private readonly store: ObjectStore,
     private readonly indexer: IndexNotifier,
     private readonly audit: AuditLog,
-    private readonly opts: { tempDir: string; maxUploadBytes: number; publicUrl?: string | null },
+    private readonly opts: { tempDir: string; maxUploadBytes: number; publicUrl?: string | null; owner: string },
   ) {}
 
   async channelFor(principal: Principal, channelName: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
@@ -136,7 +136,7 @@ export class PackageService {
         uploadedBy: principal.kind === 'user' ? principal.user.id : null,
       };
       const existing = await this.repos.packages.get(channel.id, subdir, parsed.filename);
-      const claim = await this.repos.packages.reserveUpload(file, src.force);
+      const claim = await this.repos.packages.reserveUpload(file, src.force, this.opts.owner);
       if (claim === 'exists') {
         throw new Errors.PACKAGE_EXISTS(`${subdir}/${parsed.filename} already exists in channel '${channel.name}' (use ?force=true to replace it)`);
       }

@@ -1,18 +1,23 @@
 // Start-up recovery for a data folder whose previous server may have been
 // killed at any point. Runs before the server accepts requests.
 //   - temp files (tmp/ uploads, .tmp-* index writes) are removed;
-//   - upload intents are finished when the file in place is the one the
+//   - upload intents left by dead processes on this host (or older than an
+//     hour, from anywhere) are finished when the file in place is the one the
 //     intent describes (the crash hit between rename and commit), and dropped
-//     otherwise (the crash hit before the rename);
+//     otherwise (the crash hit before the rename); live replicas' are left;
 //   - leases held by dead processes on this host are released;
 //   - subdirs with queued file deletions are marked for a rewrite, which
 //     unlinks those files once the index no longer lists them.
 import fsp from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Repositories } from '../db/repositories.js';
 import { packageKey } from '../storage/keys.js';
 import type { FsObjectStore } from '../storage/fs-object-store.js';
 import { hashFile } from './hash-file.js';
+
+/** An upload holds its intent from "file verified" to "row committed": seconds, or minutes for gigabytes to object storage. */
+const STALE_INTENT_MS = 3_600_000;
 
 export async function recover(repos: Repositories, store: FsObjectStore, tempDir: string, log: FastifyBaseLogger): Promise<void> {
   await fsp.rm(tempDir, { recursive: true, force: true });
@@ -20,7 +25,13 @@ export async function recover(repos: Repositories, store: FsObjectStore, tempDir
   const tempRemoved = await store.cleanTemp();
   let finished = 0;
   let dropped = 0;
-  for (const { channel, file } of await repos.packages.listUploadIntents()) {
+  const host = hostname();
+  for (const { channel, file, owner, createdAt } of await repos.packages.listUploadIntents()) {
+    // Another live process's upload in flight (a replica sharing the
+    // database) is its own to finish; one left by a dead process on this
+    // host, or too old to be in flight anywhere, is ours to settle.
+    const abandoned = owner === null || isDeadLocalOwner(owner, host) || createdAt < Date.now() - STALE_INTENT_MS;
+    if (!abandoned) continue;
     const key = packageKey(channel, file.subdir, file.filename);
     const stat = await store.stat(key);
     const inPlace = stat !== null && (await hashFile(store.localPath(key))).sha256 === file.sha256;

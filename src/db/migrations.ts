@@ -560,4 +560,17 @@ DROP INDEX packages_by_format;
     // so the table scan never paid for it. packages_by_format stays.
     pg: `SELECT 1;`,
   },
+  {
+    version: 10,
+    name: 'upload-intent-owner',
+    sql: `
+-- Which process holds an upload intent (<host>:<pid>:<random>, as leases).
+-- With several replicas on one database, a starting replica must not
+-- finish or drop another live replica's upload in flight.
+ALTER TABLE upload_intents ADD COLUMN owner TEXT;
+`,
+    pg: `
+ALTER TABLE upload_intents ADD COLUMN owner TEXT COLLATE "C";
+`,
+  },
 ];

@@ -77,12 +77,13 @@ export type ReserveResult = 'reserved' | 'exists' | 'in-progress';
 export interface PackageRepository {
   get(channelId: number, subdir: string, filename: string): Promise<PackageRow | null>;
   /** Claims the filename for an upload: one winner, the rest learn why not. */
-  reserveUpload(file: PackageFile, force: boolean): Promise<ReserveResult>;
+  /** `owner` names this process (as in leases): start-up recovery leaves live processes' intents alone. */
+  reserveUpload(file: PackageFile, force: boolean, owner: string): Promise<ReserveResult>;
   /** The file is in place: make the row live and mark the subdir for reindexing. */
   commitUpload(channelId: number, subdir: string, filename: string): Promise<void>;
   abandonUpload(channelId: number, subdir: string, filename: string): Promise<void>;
   /** Intents left by a crash (read at start-up). */
-  listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile }>>;
+  listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; createdAt: number }>>;
   /** Deletes the row; the file is queued for unlinking once the index no longer lists it. */
   delete(channelId: number, subdir: string, filename: string): Promise<boolean>;
   /** Adds rows for files found on storage (reindex). Existing rows are left alone. */

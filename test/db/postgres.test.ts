@@ -65,15 +65,15 @@ describe('PostgreSQL backend', { skip }, () => {
     const { a, b, channelId } = await replicas();
     for (let round = 0; round < 5; round++) {
       const f = file(channelId, `race${round}-1-0.tar.bz2`);
-      const first = await Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 ? a : b).packages.reserveUpload(f, false)));
+      const first = await Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 ? a : b).packages.reserveUpload(f, false, 'test:1:a')));
       assert.equal(first.filter((r) => r === 'reserved').length, 1, first.join());
       assert.ok(first.every((r) => r === 'reserved' || r === 'in-progress'), first.join());
       // The winner commits while the others keep trying: nobody may reserve a filename that now exists.
-      const during = Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 ? b : a).packages.reserveUpload(f, false)));
+      const during = Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 ? b : a).packages.reserveUpload(f, false, 'test:1:a')));
       await a.packages.commitUpload(channelId, 'noarch', f.filename);
       const second = await during;
       assert.equal(second.filter((r) => r === 'reserved').length, 0, second.join());
-      assert.equal(await b.packages.reserveUpload(f, false), 'exists');
+      assert.equal(await b.packages.reserveUpload(f, false, 'test:1:a'), 'exists');
     }
   });
 

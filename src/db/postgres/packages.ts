@@ -48,7 +48,7 @@ export class PgPackageRepository implements PackageRepository {
     return r ? toPackageRow(r) : null;
   }
 
-  async reserveUpload(file: PackageFile, force: boolean): Promise<ReserveResult> {
+  async reserveUpload(file: PackageFile, force: boolean, owner: string): Promise<ReserveResult> {
     const key = [file.channelId, file.subdir, file.filename];
     const exists = async (tx: Queryable) =>
       (await row(tx, 'SELECT 1 AS one FROM packages WHERE channel_id = $1 AND subdir = $2 AND filename = $3', key)) !== undefined;
@@ -60,8 +60,8 @@ export class PgPackageRepository implements PackageRepository {
         // commit (its intent row is locked), then succeeds; the second look
         // below (a new statement, so it sees that commit) then refuses it.
         const inserted = await changes(tx,
-          `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT DO NOTHING`, [...key, JSON.stringify(file), Date.now()]);
+          `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT DO NOTHING`, [...key, JSON.stringify(file), Date.now(), owner]);
         if (inserted === 0) return 'in-progress';
         if (!force && (await exists(tx))) throw new AlreadyThere();
         return 'reserved';
@@ -89,10 +89,10 @@ export class PgPackageRepository implements PackageRepository {
     await this.pool.query('DELETE FROM upload_intents WHERE channel_id = $1 AND subdir = $2 AND filename = $3', [channelId, subdir, filename]);
   }
 
-  async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile }>> {
-    const found = await rows<{ record: string; channel: string }>(this.pool,
-      'SELECT i.record, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id');
-    return found.map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile }));
+  async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; createdAt: number }>> {
+    const found = await rows<{ record: string; channel: string; owner: string | null; created_at: number }>(this.pool,
+      'SELECT i.record, i.owner, i.created_at, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id');
+    return found.map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, createdAt: r.created_at }));
   }
 
   async delete(channelId: number, subdir: string, filename: string): Promise<boolean> {

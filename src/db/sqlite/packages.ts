@@ -58,12 +58,12 @@ export class SqlitePackageRepository implements PackageRepository {
 
     const existing = db.prepare<[number, string, string], { id: number }>(
       'SELECT id FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ?');
-    const insertIntent = db.prepare<[number, string, string, string, number]>(
-      `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at) VALUES (?, ?, ?, ?, ?)
+    const insertIntent = db.prepare<[number, string, string, string, number, string]>(
+      `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`);
-    this.reserveTx = db.transaction((file: PackageFile, force: boolean): ReserveResult => {
+    this.reserveTx = db.transaction((file: PackageFile, force: boolean, owner: string): ReserveResult => {
       if (!force && existing.get(file.channelId, file.subdir, file.filename)) return 'exists';
-      const inserted = insertIntent.run(file.channelId, file.subdir, file.filename, JSON.stringify(file), Date.now());
+      const inserted = insertIntent.run(file.channelId, file.subdir, file.filename, JSON.stringify(file), Date.now(), owner);
       return inserted.changes === 1 ? 'reserved' : 'in-progress';
     });
 
@@ -94,8 +94,8 @@ export class SqlitePackageRepository implements PackageRepository {
     });
     this.abandon = deleteIntent;
 
-    this.selectIntents = db.prepare<[], { record: string; channel: string }>(
-      `SELECT i.record, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
+    this.selectIntents = db.prepare<[], { record: string; channel: string; owner: string | null; created_at: number }>(
+      `SELECT i.record, i.owner, i.created_at, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
 
     const deleteRow = db.prepare<[number, string, string], { name: string }>(
       'DELETE FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ? RETURNING name');
@@ -193,8 +193,8 @@ export class SqlitePackageRepository implements PackageRepository {
     return r ? toPackageRow(r) : null;
   }
 
-  async reserveUpload(file: PackageFile, force: boolean): Promise<ReserveResult> {
-    return this.reserveTx.immediate(file, force);
+  async reserveUpload(file: PackageFile, force: boolean, owner: string): Promise<ReserveResult> {
+    return this.reserveTx.immediate(file, force, owner);
   }
 
   async commitUpload(channelId: number, subdir: string, filename: string): Promise<void> {
@@ -205,8 +205,8 @@ export class SqlitePackageRepository implements PackageRepository {
     this.abandon.run(channelId, subdir, filename);
   }
 
-  async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile }>> {
-    return this.selectIntents.all().map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile }));
+  async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; createdAt: number }>> {
+    return this.selectIntents.all().map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, createdAt: r.created_at }));
   }
 
   async delete(channelId: number, subdir: string, filename: string): Promise<boolean> {
