@@ -11,19 +11,19 @@ import fsp from 'node:fs/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Repositories } from '../db/repositories.js';
 import { packageKey } from '../storage/keys.js';
-import type { FsObjectStore } from '../storage/fs-object-store.js';
-import { hashFile } from './hash-file.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { hashStream } from './hash-file.js';
 
-export async function recover(repos: Repositories, store: FsObjectStore, tempDir: string, log: FastifyBaseLogger): Promise<void> {
+export async function recover(repos: Repositories, store: ObjectStore, tempDir: string, log: FastifyBaseLogger): Promise<void> {
   await fsp.rm(tempDir, { recursive: true, force: true });
   await fsp.mkdir(tempDir, { recursive: true });
-  const tempRemoved = await store.cleanTemp();
+  const tempRemoved = (await store.cleanTemp?.()) ?? 0;
   let finished = 0;
   let dropped = 0;
   for (const { channel, file } of await repos.packages.listUploadIntents()) {
     const key = packageKey(channel, file.subdir, file.filename);
-    const stat = await store.stat(key);
-    const inPlace = stat !== null && (await hashFile(store.localPath(key))).sha256 === file.sha256;
+    const stored = await store.read(key);
+    const inPlace = stored !== null && (await hashStream(stored.stream)).sha256 === file.sha256;
     if (inPlace) {
       await repos.packages.commitUpload(file.channelId, file.subdir, file.filename);
       finished++;
