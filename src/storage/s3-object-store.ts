@@ -106,7 +106,10 @@ export class S3ObjectStore implements ObjectStore {
     }, body);
     // A failing source must fail the upload (which then aborts), not end the body early.
     feed.catch((err: unknown) => body.destroy(err as Error));
-    await Promise.all([feed, this.upload(key, body)]);
+    // Settle both before answering: a caller told "failed" must find the upload already aborted.
+    const [fed, uploaded] = await Promise.allSettled([feed, this.upload(key, body)]);
+    if (fed.status === 'rejected') throw fed.reason;
+    if (uploaded.status === 'rejected') throw uploaded.reason;
     return { sha256: hash.digest('hex'), sizeBytes };
   }
 

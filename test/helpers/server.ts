@@ -9,6 +9,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Core } from '../../src/core/core.js';
 import type { User } from '../../src/core/types.js';
+import { storageEnv } from './backends.js';
 import { cliEntry } from './paths.js';
 
 export interface TestServer {
@@ -28,7 +29,7 @@ export function tempDataDir(prefix = 'channeld-test-'): string {
 /** Starts buildApp on 127.0.0.1:<random port> with a fresh data folder and an admin key. */
 export async function startServer(opts: { env?: Record<string, string>; dataDir?: string; logger?: boolean } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? tempDataDir();
-  const config = loadConfig({ CHANNELD_DATA_DIR: dataDir, CHANNELD_BOOTSTRAP_ADMIN: 'false', ...opts.env });
+  const config = loadConfig({ CHANNELD_DATA_DIR: dataDir, CHANNELD_BOOTSTRAP_ADMIN: 'false', ...(await storageEnv(dataDir)), ...opts.env });
   const app = await buildApp(config, { logger: opts.logger ?? false });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
@@ -50,9 +51,12 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
 }
 
 /** Runs the built CLI (`node bin/channeld.js …`) to completion. */
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dataArg = args.indexOf('--data');
+  const dataDir = dataArg >= 0 ? args[dataArg + 1] : opts.env?.CHANNELD_DATA_DIR ?? process.env.CHANNELD_DATA_DIR ?? './data';
+  const storage = await storageEnv(dataDir ?? './data');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliEntry, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliEntry, ...args], { env: { ...process.env, ...storage, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -75,7 +79,7 @@ export interface ChildServer {
 export async function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ChildServer> {
   const port = await freePort();
   const child = spawn(process.execPath, [cliEntry, 'serve', '--data', dataDir, '--port', String(port)], {
-    env: { ...process.env, CHANNELD_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, CHANNELD_LOG_LEVEL: 'warn', ...(await storageEnv(dataDir)), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
