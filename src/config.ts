@@ -52,6 +52,8 @@ export type StorageConfig =
       endpoint: string | null;
       region: string | null;
       forcePathStyle: boolean;
+      /** From AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN; null = the SDK's default chain (profiles, roles). */
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
     };
 
 export interface OidcIssuer {
@@ -140,8 +142,9 @@ function publicUrlFrom(value: string | undefined): string | null {
 
 /**
  * CHANNELD_STORAGE_URL: unset = the data folder; s3://bucket/prefix = S3
- * (or MinIO, R2, Ceph through CHANNELD_S3_ENDPOINT). Credentials come from
- * the AWS SDK's default chain (AWS_ACCESS_KEY_ID…, profiles, instance roles).
+ * (or MinIO, R2, Ceph through CHANNELD_S3_ENDPOINT). Credentials: the
+ * standard AWS_* variables when set, else the SDK's default chain (profiles,
+ * instance roles); they are read here so that loadConfig(env) is the whole story.
  */
 function storageFrom(env: NodeJS.ProcessEnv): StorageConfig {
   const url = env.CHANNELD_STORAGE_URL?.trim();
@@ -162,9 +165,14 @@ function storageFrom(env: NodeJS.ProcessEnv): StorageConfig {
       throw new Error(`CHANNELD_S3_ENDPOINT must be a URL (got ${JSON.stringify(env.CHANNELD_S3_ENDPOINT)})`);
     }
   }
+  const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim();
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim();
+  const sessionToken = env.AWS_SESSION_TOKEN?.trim();
   return {
     kind: 's3', bucket, prefix, endpoint,
-    region: env.CHANNELD_S3_REGION?.trim() || null,
+    // S3-compatible servers rarely care about the region, but the SDK needs one to sign.
+    region: env.CHANNELD_S3_REGION?.trim() || env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || (endpoint ? 'us-east-1' : null),
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : null,
     forcePathStyle: boolFrom(env.CHANNELD_S3_FORCE_PATH_STYLE, 'CHANNELD_S3_FORCE_PATH_STYLE', false),
   };
 }

@@ -25,6 +25,7 @@ export interface S3StoreOptions {
   endpoint: string | null;
   region: string | null;
   forcePathStyle: boolean;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
 }
 
 /** Part size of multipart uploads: S3's minimum; bodies below it go up in one PUT. */
@@ -51,6 +52,7 @@ export class S3ObjectStore implements ObjectStore {
       ...(opts.region ? { region: opts.region } : {}),
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle,
+      ...(opts.credentials ? { credentials: opts.credentials } : {}),
       // Checksums only when the operation requires them: S3-compatible servers
       // (MinIO, R2, Ceph, s3rver) do not all understand the newer defaults.
       requestChecksumCalculation: 'WHEN_REQUIRED',
