@@ -7,6 +7,7 @@
 // strong comparison and the rest is passed on.
 import send from '@fastify/send';
 import parseRange from 'range-parser';
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
 import type { ObjectStat, ObjectStore } from '../storage/object-store.js';
@@ -73,7 +74,8 @@ export async function sendStoredFile(request: FastifyRequest, reply: FastifyRepl
   }
   common(reply.code(result.statusCode).headers(result.headers));
   if (result.statusCode === 304) reply.removeHeader('content-type');
-  return reply.send(result.stream ?? '');
+  // An empty stream, not '': Fastify would replace Content-Length with 0 on HEAD.
+  return reply.send(result.stream ?? Readable.from([]));
 }
 
 async function sendFromFile(path: string, method: string, passOn: PassedOn): Promise<SendResult> {
