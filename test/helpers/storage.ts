@@ -16,10 +16,16 @@ export async function putByHand(store: ObjectStore, key: string, file: string): 
   await store.putStream(key, fs.createReadStream(file));
 }
 
-/** Every key under a folder, recursively (also _index/ and other hidden-from-listing folders). */
-export async function keysUnder(store: ObjectStore, folder: string, extraFolders: string[] = ['_index', 'shards']): Promise<string[]> {
+/**
+ * Every key under a folder, recursively, also in folders list() leaves out
+ * (_index/, shards/); channel folders are at most three levels deep.
+ */
+export async function keysUnder(store: ObjectStore, folder: string, extraFolders: string[] = ['_index', 'shards'], depth = 3): Promise<string[]> {
   const keys = (await store.list(folder)).map((n) => `${folder}/${n}`);
-  const folders = [...new Set([...(await store.listFolders(folder)), ...extraFolders])];
-  for (const sub of folders) keys.push(...(await keysUnder(store, `${folder}/${sub}`, extraFolders)));
+  if (depth > 0) {
+    for (const sub of new Set([...(await store.listFolders(folder)), ...extraFolders])) {
+      keys.push(...(await keysUnder(store, `${folder}/${sub}`, extraFolders, depth - 1)));
+    }
+  }
   return keys.sort();
 }
