@@ -556,8 +556,13 @@ runBench('shards', args.quick ? 6 * 60_000 : 29 * 60_000, async () => {
     }
 
     const state = (await core.repos.indexState.get(channel.id, SUBDIR))!;
-    const fileSize = (variant: string, rev: number) => fs.statSync(core.store.localPath(indexKey(name, SUBDIR, rev, variant))).size;
-    const shardIndexZst = fs.readFileSync(core.store.localPath(indexKey(name, SUBDIR, state.shardsRevision, 'repodata_shards.msgpack.zst')));
+    // Sizes and samples come straight from the data folder (this bench runs on the folder store).
+    const localFile = (key: string) => {
+      if (!core.store.localFile) throw new Error('bench/shards.ts needs the data-folder store');
+      return core.store.localFile(key);
+    };
+    const fileSize = (variant: string, rev: number) => fs.statSync(localFile(indexKey(name, SUBDIR, rev, variant))).size;
+    const shardIndexZst = fs.readFileSync(localFile(indexKey(name, SUBDIR, state.shardsRevision, 'repodata_shards.msgpack.zst')));
     const shardIndexRaw = zstdDecompress(shardIndexZst);
     // What compressing the shard index costs each shard pass, at the indexer's level and at a fast one.
     const timeCompress = (level: number) => {
@@ -572,7 +577,7 @@ runBench('shards', args.quick ? 6 * 60_000 : 29 * 60_000, async () => {
     };
     const zl = timeCompress(SHARD_ZSTD_LEVEL);
     const z3 = timeCompress(3);
-    const shardDir = core.store.localPath(`${name}/${SUBDIR}/shards`);
+    const shardDir = localFile(`${name}/${SUBDIR}/shards`);
     const shardFiles = fs.readdirSync(shardDir).filter((f) => f.endsWith('.msgpack.zst')).slice(0, 2000);
     const shardBytes = shardFiles.reduce((a, f) => a + fs.statSync(path.join(shardDir, f)).size, 0);
     // What one shard's compression costs the first build (a sample, recompressed here).

@@ -38,7 +38,25 @@ export interface Config {
   oidcAudience: string | null;
   /** After fetching an issuer's keys, how long an unknown `kid` waits before they are fetched again. */
   oidcJwksCooldownMs: number;
+  /** Where packages and indexes live: the data folder, or an S3-compatible bucket. */
+  storage: StorageConfig;
+  /** Package downloads: streamed through channeld, or a 302 to a presigned storage URL. */
+  downloadRedirect: 'stream' | 'presigned';
 }
+
+export type StorageConfig =
+  | { kind: 'folder' }
+  | {
+      kind: 's3';
+      bucket: string;
+      /** Key prefix inside the bucket, without slashes at either end ('' = the bucket root). */
+      prefix: string;
+      endpoint: string | null;
+      region: string | null;
+      forcePathStyle: boolean;
+      /** From AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN; null = the SDK's default chain (profiles, roles). */
+      credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
+    };
 
 export interface OidcIssuer {
   /** Exactly the `iss` its tokens carry. */
@@ -134,7 +152,54 @@ function publicUrlFrom(value: string | undefined): string | null {
   return parsed.href.replace(/\/+$/, '');
 }
 
+/**
+ * CHANNELD_STORAGE_URL: unset = the data folder; s3://bucket/prefix = S3
+ * (or MinIO, R2, Ceph through CHANNELD_S3_ENDPOINT). Credentials: the
+ * standard AWS_* variables when set, else the SDK's default chain (profiles,
+ * instance roles); they are read here so that loadConfig(env) is the whole story.
+ */
+function storageFrom(env: NodeJS.ProcessEnv): StorageConfig {
+  const url = env.CHANNELD_STORAGE_URL?.trim();
+  if (!url) return { kind: 'folder' };
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
+  if (!m) throw new Error(`CHANNELD_STORAGE_URL must be s3://bucket/prefix (got ${JSON.stringify(url)})`);
+  const bucket = m[1]!;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new Error(`CHANNELD_STORAGE_URL: ${JSON.stringify(bucket)} is not a valid bucket name`);
+  const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
+  if (prefix.split('/').some((p) => p === '.' || p === '..') || prefix.includes('//')) {
+    throw new Error(`CHANNELD_STORAGE_URL: the prefix ${JSON.stringify(prefix)} has empty, '.' or '..' parts`);
+  }
+  let endpoint: string | null = null;
+  if (env.CHANNELD_S3_ENDPOINT?.trim()) {
+    try {
+      endpoint = new URL(env.CHANNELD_S3_ENDPOINT.trim()).href.replace(/\/+$/, '');
+    } catch {
+      throw new Error(`CHANNELD_S3_ENDPOINT must be a URL (got ${JSON.stringify(env.CHANNELD_S3_ENDPOINT)})`);
+    }
+  }
+  const accessKeyId = env.AWS_ACCESS_KEY_ID?.trim();
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY?.trim();
+  const sessionToken = env.AWS_SESSION_TOKEN?.trim();
+  return {
+    kind: 's3', bucket, prefix, endpoint,
+    // S3-compatible servers rarely care about the region, but the SDK needs one to sign.
+    region: env.CHANNELD_S3_REGION?.trim() || env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim() || (endpoint ? 'us-east-1' : null),
+    credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } : null,
+    forcePathStyle: boolFrom(env.CHANNELD_S3_FORCE_PATH_STYLE, 'CHANNELD_S3_FORCE_PATH_STYLE', false),
+  };
+}
+
+function downloadRedirectFrom(value: string | undefined, storage: StorageConfig): Config['downloadRedirect'] {
+  const mode = value?.trim() || 'stream';
+  if (mode !== 'stream' && mode !== 'presigned') throw new Error(`CHANNELD_DOWNLOAD_REDIRECT must be stream or presigned (got ${JSON.stringify(value)})`);
+  if (mode === 'presigned' && storage.kind === 'folder') {
+    throw new Error('CHANNELD_DOWNLOAD_REDIRECT=presigned needs object storage (CHANNELD_STORAGE_URL=s3://…): a data folder has no URLs to presign');
+  }
+  return mode;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+  const storage = storageFrom(env);
   const port = intFrom(overrides.port ?? env.CHANNELD_PORT, 'port (CHANNELD_PORT)', 8080, 0);
   if (port > 65535) throw new Error('port must be <= 65535');
   return Object.freeze({
@@ -157,5 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     oidcIssuers: Object.freeze(issuersFrom(env.CHANNELD_OIDC_TRUSTED_ISSUERS)),
     oidcAudience: env.CHANNELD_OIDC_AUDIENCE?.trim().toLowerCase() || null,
     oidcJwksCooldownMs: intFrom(env.CHANNELD_OIDC_JWKS_COOLDOWN_MS, 'CHANNELD_OIDC_JWKS_COOLDOWN_MS', 30_000),
+    storage: Object.freeze(storage),
+    downloadRedirect: downloadRedirectFrom(env.CHANNELD_DOWNLOAD_REDIRECT, storage),
   });
 }

@@ -14,7 +14,8 @@ import type { Config } from '../config.js';
 import type { Repositories } from '../db/repositories.js';
 import { createRepositories } from '../db/index.js';
 import { Indexer } from '../indexer/indexer.js';
-import { FsObjectStore } from '../storage/fs-object-store.js';
+import { createObjectStore } from '../storage/create-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
 import { AuditLog } from './audit.js';
 import { CatalogService } from './catalog.js';
 import { ChannelService } from './channels.js';
@@ -27,7 +28,7 @@ import { sortVersionsDesc } from './versions.js';
 export interface Core {
   config: Config;
   repos: Repositories;
-  store: FsObjectStore;
+  store: ObjectStore;
   verifier: ApiKeyVerifier;
   auth: Authenticator;
   sessions: SessionManager;
@@ -47,7 +48,7 @@ export interface Core {
 
 export async function createCore(config: Config, log: FastifyBaseLogger): Promise<Core> {
   const repos = await createRepositories(config);
-  const store = new FsObjectStore(path.join(config.dataDir, 'channels'));
+  const store = createObjectStore(config);
   const tempDir = path.join(config.dataDir, 'tmp');
   // Names this process in leases and upload intents.
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;

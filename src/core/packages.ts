@@ -4,7 +4,7 @@
 //   1. stream the body to tmp/ while hashing; check size and sha256;
 //   2. read info/index.json and check it against the file name;
 //   3. claim the filename (an upload intent row: exactly one winner);
-//   4. rename the file into place;
+//   4. move the file into storage (a rename, or an upload to the bucket);
 //   5. commit the package row and bump the subdir's revision; wake the indexer.
 // Start-up recovery (recovery.ts) finishes or drops intents left between 3
 // and 5. Nothing is served until its row exists, and the index never lists a
@@ -23,6 +23,7 @@ import { checkAttestation } from './attestations.js';
 import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateSubdir } from './conda-names.js';
 import type { AuditLog } from './audit.js';
 import { hashFile } from './hash-file.js';
+import { withLocalCopy } from './stored-file.js';
 import { ingestToTemp, type IngestedFile } from './ingest.js';
 import type { Channel, PackageFile, PackageRow, Principal, SubdirRef } from './types.js';
 
@@ -275,9 +276,12 @@ export class PackageService {
   }
 
   private async describeStoredFile(channel: Channel, subdir: string, parsed: ReturnType<typeof parsePackageFilename>): Promise<PackageFile> {
-    const localPath = this.store.localPath(packageKey(channel.name, subdir, parsed.filename));
-    const hashes = await hashFile(localPath);
-    const meta = await readPackageMetadata(localPath, parsed.format, parsed.stem);
+    const read = await withLocalCopy(this.store, packageKey(channel.name, subdir, parsed.filename), this.opts.tempDir, async (file) => ({
+      hashes: await hashFile(file),
+      meta: await readPackageMetadata(file, parsed.format, parsed.stem),
+    }));
+    if (read === null) throw new Errors.INVALID_PACKAGE('the file vanished from storage while it was read');
+    const { hashes, meta } = read;
     checkIndexMatchesFilename(meta.indexJson, parsed);
     const belongs = subdirOf(meta.indexJson);
     if (belongs !== subdir) throw new Errors.INVALID_PACKAGE(`info/index.json says it belongs in ${belongs}, not ${subdir}`);

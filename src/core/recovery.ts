@@ -13,16 +13,16 @@ import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Repositories } from '../db/repositories.js';
 import { packageKey } from '../storage/keys.js';
-import type { FsObjectStore } from '../storage/fs-object-store.js';
-import { hashFile } from './hash-file.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { hashStream } from './hash-file.js';
 
 /** An upload holds its intent from "file verified" to "row committed": seconds, or minutes for gigabytes to object storage. */
 const STALE_INTENT_MS = 3_600_000;
 
-export async function recover(repos: Repositories, store: FsObjectStore, tempDir: string, log: FastifyBaseLogger): Promise<void> {
+export async function recover(repos: Repositories, store: ObjectStore, tempDir: string, log: FastifyBaseLogger): Promise<void> {
   await fsp.rm(tempDir, { recursive: true, force: true });
   await fsp.mkdir(tempDir, { recursive: true });
-  const tempRemoved = await store.cleanTemp();
+  const tempRemoved = (await store.cleanTemp?.()) ?? 0;
   let finished = 0;
   let dropped = 0;
   const host = hostname();
@@ -33,8 +33,8 @@ export async function recover(repos: Repositories, store: FsObjectStore, tempDir
     const abandoned = owner === null || isDeadLocalOwner(owner, host) || createdAt < Date.now() - STALE_INTENT_MS;
     if (!abandoned) continue;
     const key = packageKey(channel, file.subdir, file.filename);
-    const stat = await store.stat(key);
-    const inPlace = stat !== null && (await hashFile(store.localPath(key))).sha256 === file.sha256;
+    const stored = await store.read(key);
+    const inPlace = stored !== null && (await hashStream(stored.stream)).sha256 === file.sha256;
     if (inPlace) {
       await repos.packages.commitUpload(file.channelId, file.subdir, file.filename);
       finished++;

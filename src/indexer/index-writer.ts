@@ -9,7 +9,6 @@
 //
 // Every file of a generation is written before the database points at it.
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { compress as zstdCompress, CompressStream } from 'zstd-napi';
@@ -102,7 +101,9 @@ export async function writeFull(store: ObjectStore, ref: SubdirRef, snap: IndexS
 }
 
 async function compressFile(store: ObjectStore, from: string, to: string): Promise<void> {
-  const source = fs.createReadStream(store.localPath(from), { highWaterMark: 1 << 20 });
+  const got = await store.read(from);
+  if (got === null) throw new Error(`${from} vanished before it was compressed`);
+  const source = got.stream;
   const zstd = new CompressStream({ compressionLevel: REPODATA_ZSTD_LEVEL });
   const written = store.putStream(to, zstd);
   await Promise.all([pipeline(source, zstd).catch((err: unknown) => { zstd.destroy(err as Error); throw err; }), written]);

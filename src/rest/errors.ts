@@ -63,6 +63,7 @@ export function registerErrorHandlers(app: FastifyInstance): void {
 function isClientGone(err: FastifyError, request: FastifyRequest): boolean {
   return (
     err.code === 'ECONNRESET' || err.code === 'ERR_STREAM_PREMATURE_CLOSE' || err.message === 'aborted' ||
-    request.raw.destroyed
+    // A body read to its end is not a hang-up: the failure came after it (e.g. storage).
+    (request.raw.destroyed && !request.raw.complete)
   );
 }

@@ -17,8 +17,7 @@
 // an upload in flight, a crash leftover — is 404), and index files come from
 // the subdir's live generation, so every variant a client sees is whole and
 // agrees with the others.
-import fs from 'node:fs';
-import fsp from 'node:fs/promises';
+import { buffer } from 'node:stream/consumers';
 import { createGzip } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { assertCan } from '../auth/policy.js';
@@ -26,12 +25,13 @@ import type { Core } from '../core/core.js';
 import { parsePackageFilename, RESERVED_CHANNEL_NAMES, validateSubdir } from '../core/conda-names.js';
 import type { Channel } from '../core/types.js';
 import { Errors } from '../errors.js';
-import { fileEtag } from '../storage/fs-object-store.js';
 import { attestationKey, channeldataKey, indexKey, packageKey, shardKey } from '../storage/keys.js';
 import { principalOf } from './principal.js';
 import { sendStoredFile } from './send-file.js';
 
 const SIGS_SUFFIX = '.v0.sigs';
+/** Lifetime of a presigned package URL: long enough to start the download (S3 checks it only then). */
+const PRESIGNED_TTL_SECONDS = 300;
 
 interface FileRoute {
   Params: { channel: string; subdir: string; filename: string };
@@ -44,6 +44,7 @@ function acceptsGzip(request: FastifyRequest): boolean {
 
 export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Promise<void> {
   const { core } = opts;
+  const presign = core.config.downloadRedirect === 'presigned' && core.store.presignGet ? core.store.presignGet.bind(core.store) : null;
   // Private channels must not be kept by shared caches.
   const cacheScope = (c: Channel) => (c.isPublic ? 'public' : 'private');
 
@@ -88,8 +89,8 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
       }
       const gzip = filename === 'repodata.json' && acceptsGzip(request);
       const key = indexKey(channel.name, subdir, state.indexedRevision, filename);
-      return sendStoredFile(request, reply, {
-        path: gzip ? await gzipped(key) : core.store.localPath(key),
+      return sendStoredFile(request, reply, core.store, {
+        key: gzip ? await gzipped(key) : key,
         etag: `"${state.repodataSha256}${generationFile.etagSuffix}${gzip ? '-gzip' : ''}"`,
         contentType: generationFile.contentType,
         cacheControl: maxAge,
@@ -102,8 +103,8 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
       if (state.shardsRevision === 0 || state.shardIndexSha256 === null) {
         throw new Errors.NOT_FOUND(`no shard index yet in '${channel.name}/${subdir}'`);
       }
-      return sendStoredFile(request, reply, {
-        path: core.store.localPath(indexKey(channel.name, subdir, state.shardsRevision, filename)),
+      return sendStoredFile(request, reply, core.store, {
+        key: indexKey(channel.name, subdir, state.shardsRevision, filename),
         etag: `"${state.shardIndexSha256}"`,
         contentType: 'application/zstd',
         cacheControl: maxAge,
@@ -124,15 +125,22 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
       const key = attestationKey(channel.name, subdir, packageFile);
       const stat = row.hasAttestation ? await core.store.stat(key) : null;
       if (stat === null) throw new Errors.NOT_FOUND(`'${subdir}/${packageFile}' was uploaded without an attestation`);
-      return sendStoredFile(request, reply, {
-        path: core.store.localPath(key),
+      return sendStoredFile(request, reply, core.store, {
+        key,
         etag: stat.etag,
         contentType: 'application/json',
         cacheControl: `${cacheScope(channel)}, max-age=3600`,
       });
     }
-    return sendStoredFile(request, reply, {
-      path: core.store.localPath(packageKey(channel.name, subdir, filename)),
+    const key = packageKey(channel.name, subdir, filename);
+    if (presign) {
+      // As prefix.dev does: the client fetches the bytes from storage itself.
+      // The access check above has passed; the URL expires soon after.
+      const location = await presign(key, PRESIGNED_TTL_SECONDS);
+      return reply.code(302).header('location', location).header('cache-control', 'private, no-store').send();
+    }
+    return sendStoredFile(request, reply, core.store, {
+      key,
       etag: `"${row.sha256}"`,
       contentType: 'application/octet-stream',
       // Not immutable: an owner may replace a file with ?force=true.
@@ -149,30 +157,24 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
     if (!m) throw new Errors.NOT_FOUND(`no shard '${file}'`);
     const key = shardKey(channel.name, subdir, m[1]!);
     if ((await core.store.stat(key)) === null) throw new Errors.NOT_FOUND(`no shard '${file}'`);
-    return sendStoredFile(request, reply, {
-      path: core.store.localPath(key),
+    return sendStoredFile(request, reply, core.store, {
+      key,
       etag: `"${m[1]}"`,
       contentType: 'application/zstd',
       cacheControl: `${cacheScope(channel)}, max-age=31536000, immutable`,
     });
   });
 
-  // CEP-38 channeldata.json at the channel root. It is replaced in place
-  // (rename), so it is read through one open descriptor: the ETag and the
-  // bytes always belong to the same version of the file.
+  // CEP-38 channeldata.json at the channel root. It is replaced in place, so
+  // it is read in one store read: the ETag and the bytes always belong to
+  // the same version of the file.
   app.get<{ Params: { channel: string } }>('/:channel/channeldata.json', async (request, reply) => {
     const channel = await readableChannel(request, request.params.channel);
-    let handle;
+    const stored = await core.store.read(channeldataKey(channel.name));
+    if (stored === null) throw new Errors.NOT_FOUND(`no channeldata.json yet in '${channel.name}'`);
     try {
-      handle = await fsp.open(core.store.localPath(channeldataKey(channel.name)), 'r');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Errors.NOT_FOUND(`no channeldata.json yet in '${channel.name}'`);
-      throw err;
-    }
-    try {
-      const stat = await handle.stat();
-      const etag = fileEtag(stat);
-      const modified = new Date(Math.floor(stat.mtimeMs / 1000) * 1000);
+      const etag = stored.etag;
+      const modified = new Date(Math.floor(stored.mtimeMs / 1000) * 1000);
       reply.header('etag', etag).header('last-modified', modified.toUTCString())
         .header('cache-control', `${cacheScope(channel)}, max-age=${core.config.repodataMaxAgeSeconds}`);
       const inm = request.headers['if-none-match'];
@@ -181,9 +183,9 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
         ? inm.split(',').map((t) => t.trim().replace(/^W\//, '')).includes(etag)
         : typeof ims === 'string' && !Number.isNaN(Date.parse(ims)) && modified.getTime() <= Date.parse(ims);
       if (fresh) return reply.code(304).send();
-      return reply.type('application/json').send(await handle.readFile());
+      return reply.type('application/json').send(await buffer(stored.stream));
     } finally {
-      await handle.close();
+      stored.stream.destroy();
     }
   });
 
@@ -198,10 +200,11 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
     if (!pending) {
       pending = (async () => {
         if ((await core.store.stat(gzKey)) === null) {
-          const source = fs.createReadStream(core.store.localPath(key), { highWaterMark: 1 << 20 });
-          await core.store.putStream(gzKey, source.pipe(createGzip({ level: 6 })));
+          const source = await core.store.read(key);
+          if (source === null) throw new Errors.NOT_FOUND('file not found');
+          await core.store.putStream(gzKey, source.stream.pipe(createGzip({ level: 6 })));
         }
-        return core.store.localPath(gzKey);
+        return gzKey;
       })().finally(() => compressing.delete(gzKey));
       compressing.set(gzKey, pending);
     }

@@ -1,14 +1,19 @@
-// Serves a stored file with a strong ETag. @fastify/send does Range
-// (including suffix ranges, `bytes=-65536` as rattler sends), HEAD,
-// Last-Modified/If-Modified-Since and 206/416, but only knows weak ETags; the
-// ETag-based conditions (If-None-Match, If-Match, If-Range with an ETag) are
-// decided here with strong comparison and the rest is passed on.
+// Serves a stored object with a strong ETag. On a folder store @fastify/send
+// does Range (including suffix ranges, `bytes=-65536` as rattler sends), HEAD,
+// Last-Modified/If-Modified-Since and 206/416 straight from the file; other
+// stores get the same answers from sendFromStore below, header for header.
+// @fastify/send only knows weak ETags, so the ETag-based conditions
+// (If-None-Match, If-Match, If-Range with an ETag) are decided here with
+// strong comparison and the rest is passed on.
 import send from '@fastify/send';
+import parseRange from 'range-parser';
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
+import type { ObjectStat, ObjectStore } from '../storage/object-store.js';
 
 export interface StoredFile {
-  path: string;
+  key: string;
   etag: string;
   contentType: string;
   cacheControl: string;
@@ -22,7 +27,14 @@ function listMatches(header: string, etag: string, weak: boolean): boolean {
   return header.split(',').map((t) => strip(t.trim())).includes(strip(etag));
 }
 
-export async function sendStoredFile(request: FastifyRequest, reply: FastifyReply, file: StoredFile): Promise<FastifyReply> {
+type PassedOn = Record<string, string>;
+interface SendResult {
+  statusCode: number;
+  headers: Record<string, string | number>;
+  stream: NodeJS.ReadableStream | null;
+}
+
+export async function sendStoredFile(request: FastifyRequest, reply: FastifyReply, store: ObjectStore, file: StoredFile): Promise<FastifyReply> {
   const h = request.headers;
   const common = (r: FastifyReply) => {
     r.header('etag', file.etag).header('cache-control', file.cacheControl).header('content-type', file.contentType);
@@ -37,9 +49,10 @@ export async function sendStoredFile(request: FastifyRequest, reply: FastifyRepl
     common(reply).removeHeader('content-type');
     return reply.code(304).send();
   }
-  const passOn: Record<string, string> = {};
+  const passOn: PassedOn = {};
   if (h['if-none-match'] === undefined && typeof h['if-modified-since'] === 'string') passOn['if-modified-since'] = h['if-modified-since'];
   if (h['if-match'] === undefined && typeof h['if-unmodified-since'] === 'string') passOn['if-unmodified-since'] = h['if-unmodified-since'];
+  if (typeof h['cache-control'] === 'string') passOn['cache-control'] = h['cache-control'];
   if (typeof h.range === 'string') {
     const ifRange = typeof h['if-range'] === 'string' ? h['if-range'] : undefined;
     if (ifRange === undefined) passOn.range = h.range;
@@ -47,10 +60,26 @@ export async function sendStoredFile(request: FastifyRequest, reply: FastifyRepl
       if (ifRange === file.etag) passOn.range = h.range; // strong match only (RFC 9110 §13.1.5)
     } else {
       passOn.range = h.range;
-      passOn['if-range'] = ifRange; // an HTTP date: @fastify/send compares it with Last-Modified
+      passOn['if-range'] = ifRange; // an HTTP date: compared with Last-Modified
     }
   }
-  const result = await send({ headers: passOn, method: request.method } as never, file.path, {
+  let result: SendResult;
+  try {
+    result = store.localFile
+      ? await sendFromFile(store.localFile(file.key), request.method, passOn)
+      : await sendFromStore(store, file.key, request.method, passOn);
+  } catch (err) {
+    if (!(err instanceof Refusal)) throw err;
+    return reply.code(err.status).headers(err.headers).send(err.body);
+  }
+  common(reply.code(result.statusCode).headers(result.headers));
+  if (result.statusCode === 304) reply.removeHeader('content-type');
+  // An empty stream, not '': Fastify would replace Content-Length with 0 on HEAD.
+  return reply.send(result.stream ?? Readable.from([]));
+}
+
+async function sendFromFile(path: string, method: string, passOn: PassedOn): Promise<SendResult> {
+  const result = await send({ headers: passOn, method } as never, path, {
     etag: false, lastModified: true, acceptRanges: true, cacheControl: false, dotfiles: 'allow', index: false,
   });
   if (result.type === 'error') {
@@ -59,13 +88,78 @@ export async function sendStoredFile(request: FastifyRequest, reply: FastifyRepl
     if (status === 416) {
       // Only Content-Range carries over: send's other headers describe its HTML error page.
       const contentRange = result.headers['Content-Range'];
-      if (typeof contentRange === 'string') reply.header('content-range', contentRange);
-      return reply.code(416).send({ error: 'RANGE_NOT_SATISFIABLE', message: 'the requested range is not satisfiable' });
+      throw notSatisfiable(typeof contentRange === 'string' ? contentRange : null);
     }
-    if (status === 412) return reply.code(412).send({ error: 'PRECONDITION_FAILED', message: 'the file changed since If-Unmodified-Since' });
+    if (status === 412) throw unmodifiedSinceFailed();
     throw (result.metadata as { error?: Error }).error ?? new Error('send failed');
   }
-  common(reply.code(result.statusCode).headers(result.headers));
-  if (result.statusCode === 304) reply.removeHeader('content-type');
-  return reply.send(result.stream);
+  return { statusCode: result.statusCode, headers: result.headers as SendResult['headers'], stream: result.stream };
+}
+
+class Refusal extends Error {
+  constructor(readonly status: number, readonly body: { error: string; message: string }, readonly headers: Record<string, string> = {}) {
+    super(body.message);
+  }
+}
+const notSatisfiable = (contentRange: string | null) => new Refusal(416, { error: 'RANGE_NOT_SATISFIABLE', message: 'the requested range is not satisfiable' },
+  contentRange ? { 'content-range': contentRange } : {});
+const unmodifiedSinceFailed = () => new Refusal(412, { error: 'PRECONDITION_FAILED', message: 'the file changed since If-Unmodified-Since' });
+
+// The same decisions @fastify/send makes (If-Unmodified-Since → 412,
+// If-Modified-Since → 304 unless Cache-Control: no-cache, one byte range →
+// 206, none satisfiable → 416, several → the whole object), for stores that
+// are not files. HEAD and ranges look at the object's metadata first; a plain
+// GET is one request. If the object is replaced between the two, try again:
+// a range must come from the version whose size it was computed against.
+async function sendFromStore(store: ObjectStore, key: string, method: string, passOn: PassedOn): Promise<SendResult> {
+  for (let attempt = 0; ; attempt++) {
+    const needsStat = method === 'HEAD' || passOn.range !== undefined;
+    const opened = needsStat ? null : await store.read(key);
+    const stat: ObjectStat | null = opened ?? (needsStat ? await store.stat(key) : null);
+    if (stat === null) throw new Errors.NOT_FOUND('file not found');
+    const lastModified = new Date(Math.floor(stat.mtimeMs / 1000) * 1000).toUTCString();
+    const headers: SendResult['headers'] = { 'Accept-Ranges': 'bytes', 'Last-Modified': lastModified };
+    const close = () => opened?.stream.destroy();
+    const lm = Date.parse(lastModified);
+    const ius = passOn['if-unmodified-since'] === undefined ? NaN : Date.parse(passOn['if-unmodified-since']);
+    if (!Number.isNaN(ius) && lm > ius) {
+      close();
+      throw unmodifiedSinceFailed();
+    }
+    const ims = passOn['if-modified-since'];
+    if (ims !== undefined && !(passOn['cache-control'] ?? '').includes('no-cache') && lm <= Date.parse(ims)) {
+      close();
+      return { statusCode: 304, headers, stream: null };
+    }
+    let range: { start: number; end: number } | null = null;
+    if (passOn.range !== undefined && /^ *bytes=/.test(passOn.range) && rangeFresh(passOn['if-range'], lm)) {
+      const ranges = parseRanges(stat.sizeBytes, passOn.range);
+      if (ranges.length === 0) throw notSatisfiable(`bytes */${stat.sizeBytes}`);
+      if (ranges.length === 1) range = ranges[0]!;
+    }
+    const length = range ? range.end - range.start + 1 : stat.sizeBytes;
+    if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${stat.sizeBytes}`;
+    headers['Content-Length'] = length;
+    const statusCode = range ? 206 : 200;
+    if (method === 'HEAD') return { statusCode, headers, stream: null };
+    const body = opened ?? (await store.read(key, range ?? undefined));
+    if (body === null) throw new Errors.NOT_FOUND('file not found');
+    if (body.etag !== stat.etag && attempt < 2) {
+      body.stream.destroy();
+      continue;
+    }
+    return { statusCode, headers, stream: body.stream };
+  }
+}
+
+function rangeFresh(ifRange: string | undefined, lastModified: number): boolean {
+  if (ifRange === undefined) return true;
+  const t = Date.parse(ifRange);
+  return !Number.isNaN(t) && lastModified <= t;
+}
+
+/** @fastify/send's reading of a Range header: overlapping ranges merged; malformed = unsatisfiable. */
+function parseRanges(size: number, header: string): Array<{ start: number; end: number }> {
+  const ranges = parseRange(size, header, { combine: true });
+  return typeof ranges === 'number' ? [] : ranges.map(({ start, end }) => ({ start, end }));
 }

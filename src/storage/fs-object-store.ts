@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Chunks, ObjectStat, ObjectStore, WriteResult } from './object-store.js';
+import type { ByteRange, Chunks, ObjectRead, ObjectStat, ObjectStore, WriteResult } from './object-store.js';
 
 const TEMP_PREFIX = '.tmp-';
 
@@ -15,7 +15,7 @@ export class FsObjectStore implements ObjectStore {
     fs.mkdirSync(root, { recursive: true });
   }
 
-  localPath(key: string): string {
+  localFile(key: string): string {
     const full = path.resolve(this.root, key);
     if (full !== this.root && !full.startsWith(this.root + path.sep)) {
       throw new Error(`storage key escapes the data folder: ${JSON.stringify(key)}`);
@@ -24,14 +24,14 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async putFile(key: string, localPath: string): Promise<void> {
-    const target = this.localPath(key);
+    const target = this.localFile(key);
     await fsp.mkdir(path.dirname(target), { recursive: true });
     await fsp.rename(localPath, target);
     await fsyncDir(path.dirname(target));
   }
 
   async putStream(key: string, chunks: Chunks): Promise<WriteResult> {
-    const target = this.localPath(key);
+    const target = this.localFile(key);
     const dir = path.dirname(target);
     await fsp.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}-${path.basename(target)}`);
@@ -77,7 +77,7 @@ export class FsObjectStore implements ObjectStore {
 
   async stat(key: string): Promise<ObjectStat | null> {
     try {
-      const st = await fsp.stat(this.localPath(key), { bigint: false });
+      const st = await fsp.stat(this.localFile(key), { bigint: false });
       if (!st.isFile()) return null;
       return { sizeBytes: st.size, mtimeMs: st.mtimeMs, etag: fileEtag(st) };
     } catch (err) {
@@ -86,13 +86,36 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  async read(key: string, range?: ByteRange): Promise<ObjectRead | null> {
+    let handle;
+    try {
+      handle = await fsp.open(this.localFile(key), 'r');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR') return null;
+      throw err;
+    }
+    // Stat and bytes through one descriptor: they belong to the same version
+    // even when a writer renames a new one into place meanwhile.
+    const st = await handle.stat().catch(async (err: unknown) => {
+      await handle.close();
+      throw err;
+    });
+    if (!st.isFile()) {
+      await handle.close();
+      return null;
+    }
+    const stream = handle.createReadStream({ highWaterMark: 1 << 20, ...(range ? { start: range.start, end: range.end } : {}) });
+    return { stream, sizeBytes: st.size, mtimeMs: st.mtimeMs, etag: fileEtag(st) };
+  }
+
   async delete(key: string): Promise<void> {
-    await fsp.rm(this.localPath(key), { force: true });
+    await fsp.rm(this.localFile(key), { force: true });
   }
 
   async list(folderKey: string): Promise<string[]> {
     try {
-      const entries = await fsp.readdir(this.localPath(folderKey), { withFileTypes: true });
+      const entries = await fsp.readdir(this.localFile(folderKey), { withFileTypes: true });
       return entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -102,7 +125,7 @@ export class FsObjectStore implements ObjectStore {
 
   async listFolders(folderKey: string): Promise<string[]> {
     try {
-      const entries = await fsp.readdir(this.localPath(folderKey), { withFileTypes: true });
+      const entries = await fsp.readdir(this.localFile(folderKey), { withFileTypes: true });
       return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.') && !e.name.startsWith('_')).map((e) => e.name).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -111,7 +134,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   async deleteFolder(folderKey: string): Promise<void> {
-    await fsp.rm(this.localPath(folderKey), { recursive: true, force: true });
+    await fsp.rm(this.localFile(folderKey), { recursive: true, force: true });
   }
 
   /** Removes temp files a crash left behind (start-up only: a live writer may own them). */

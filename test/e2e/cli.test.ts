@@ -13,6 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fixturePackages, type FixturePackage } from '../helpers/fixtures.js';
 import { runCli, spawnServer, tempDataDir, waitFor, type ChildServer } from '../helpers/server.js';
+import { putByHand, storeFor } from '../helpers/storage.js';
+import { packageKey } from '../../src/storage/keys.js';
 
 const KEY_LINE = /^pfx_[A-Za-z0-9]{52}\n$/;
 const KEY_ANYWHERE = /pfx_[A-Za-z0-9]{52}/g;
@@ -137,9 +139,8 @@ describe('CLI commands while a server runs on the same data folder', () => {
 
   test('reindex CHANNEL SUBDIR and reindex CHANNEL pick up files copied by hand', async () => {
     const linux = fixture('zlib-1.2.11-h7b6447c_3.tar.bz2');
-    const linuxDir = path.join(dataDir, 'channels', 'bobchan', 'linux-64');
-    fs.mkdirSync(linuxDir, { recursive: true });
-    fs.copyFileSync(linux.file, path.join(linuxDir, linux.filename));
+    const store = await storeFor(dataDir);
+    await putByHand(store, packageKey('bobchan', 'linux-64', linux.filename), linux.file);
     const one = await cli('reindex', 'bobchan', 'linux-64');
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, /bobchan\/linux-64: 1 added, 0 dropped/);
@@ -147,7 +148,7 @@ describe('CLI commands while a server runs on the same data folder', () => {
     assert.equal(linuxListed.sha256, linux.sha256);
 
     const noarch = fixture('run_constrained-1.0-0.conda');
-    fs.copyFileSync(noarch.file, path.join(dataDir, 'channels', 'bobchan', 'noarch', noarch.filename));
+    await putByHand(store, packageKey('bobchan', 'noarch', noarch.filename), noarch.file);
     const all = await cli('reindex', 'bobchan');
     assert.equal(all.code, 0, all.stderr);
     assert.match(all.stdout, /bobchan\/noarch: 1 added, 0 dropped/);

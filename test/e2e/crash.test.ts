@@ -155,7 +155,9 @@ function tempLeftovers(dataDir: string): string[] {
       else if (e.name.startsWith('.tmp-')) found.push(path.join(dir, e.name));
     }
   };
-  walk(path.join(dataDir, 'channels'));
+  // On S3 storage the data folder holds no index files: a killed write there is an unfinished
+  // multipart upload that no reader sees (s3rver cannot list those).
+  if (fs.existsSync(path.join(dataDir, 'channels'))) walk(path.join(dataDir, 'channels'));
   return found;
 }
 

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { putByHand } from '../helpers/storage.js';
+import { packageKey } from '../../src/storage/keys.js';
 
 const CHANNEL = 'serve';
 const byName = (f: string) => fixturePackages().find((p) => p.filename === f)!;
@@ -181,13 +182,13 @@ describe('what is not there', () => {
   });
 
   it('does not serve a package file that was put on disk without an upload', async () => {
-    const folder = path.join(server.dataDir, 'channels', CHANNEL, 'noarch');
-    fs.copyFileSync(neverUploaded.file, path.join(folder, neverUploaded.filename));
+    const key = packageKey(CHANNEL, 'noarch', neverUploaded.filename);
+    await putByHand(server.core.store, key, neverUploaded.file);
     try {
       assertJsonError(await request(packagePath(neverUploaded)), 404);
       assert.equal((await request(packagePath(neverUploaded), {}, 'HEAD')).status, 404);
     } finally {
-      fs.rmSync(path.join(folder, neverUploaded.filename));
+      await server.core.store.delete(key);
     }
   });
 

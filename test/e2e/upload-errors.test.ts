@@ -12,6 +12,9 @@ import path from 'node:path';
 import { fixturePackages, malformedFiles } from '../helpers/fixtures.js';
 import { sigstoreBundle } from '../helpers/oidc.js';
 import { startServer, tempDataDir, waitFor, type TestServer } from '../helpers/server.js';
+import { testStorage } from '../helpers/backends.js';
+import { attestationKey } from '../../src/storage/keys.js';
+import { buffer } from 'node:stream/consumers';
 
 const CHANNEL = 'errs';
 const byName = (f: string) => fixturePackages().find((p) => p.filename === f)!;
@@ -111,14 +114,17 @@ class Sandbox {
     const files = filesUnder(this.root).filter((f) => !/[/\\](_index[/\\]|shards[/\\]|(\.tmp-[^/\\]*)?channeldata\.json$|channeld\.(db|pid))/.test(f));
     const rows: Record<string, string[]> = {};
     const repodata: Record<string, string> = {};
+    // Through the store as well: on S3 storage the data folder holds no packages.
+    const stored: Record<string, string[]> = {};
     for (const channel of await core.repos.channels.list()) {
       const subdirs = new Set([...fixturePackages().map((p) => p.folder), ...(await core.repos.indexState.listForChannel(channel.id)).map((s) => s.subdir)]);
       for (const subdir of subdirs) {
         rows[`${channel.name}/${subdir}`] = await core.repos.packages.filenames(channel.id, subdir);
+        stored[`${channel.name}/${subdir}`] = await core.store.list(`${channel.name}/${subdir}`);
         repodata[`${channel.name}/${subdir}`] = await this.repodata(subdir, channel.name);
       }
     }
-    return { files, rows, repodata, intents: (await core.repos.packages.listUploadIntents()).length };
+    return { files, rows, stored, repodata, intents: (await core.repos.packages.listUploadIntents()).length };
   }
 
   async assertNothingStored(before: unknown): Promise<void> {
@@ -243,7 +249,9 @@ describe('refused uploads', () => {
     const res = await multipart(s, `../../../${conda.filename}`, condaBytes, { channel: 'lenient' });
     assert.equal(res.status, 200, res.text);
     assert.equal(JSON.parse(res.text).filename, conda.filename);
-    assert.deepEqual(filesUnder(box.root).filter((f) => f.endsWith(conda.filename)), [path.join(box.dataDir, 'channels', 'lenient', 'noarch', conda.filename)]);
+    assert.deepEqual(await s.core.store.list('lenient/noarch'), [conda.filename]);
+    const storedLocally = filesUnder(box.root).filter((f) => f.endsWith(conda.filename));
+    assert.deepEqual(storedLocally, testStorage === 'folder' ? [path.join(box.dataDir, 'channels', 'lenient', 'noarch', conda.filename)] : []);
     await waitFor(async () => (await box.repodata('noarch', 'lenient')).includes(conda.filename)); // settle before the next case
   });
 
@@ -297,8 +305,8 @@ describe('refused uploads', () => {
     const bundle = sigstoreBundle({ subject: [{ name: conda.filename, sha256: conda.sha256 }], targetChannel: `${s.url}/signed` });
     const res = await multipart(s, conda.filename, condaBytes, { fields: { attestation: JSON.stringify(bundle) }, channel: 'signed' });
     assert.equal(res.status, 200, res.text);
-    const sigs = path.join(box.dataDir, 'channels', 'signed', 'noarch', `${conda.filename}.v0.sigs`);
-    assert.deepEqual(JSON.parse(fs.readFileSync(sigs, 'utf8')), [bundle]);
+    const sigs = await s.core.store.read(attestationKey('signed', 'noarch', conda.filename));
+    assert.deepEqual(JSON.parse((await buffer(sigs!.stream)).toString('utf8')), [bundle]);
     await waitFor(async () => (await box.repodata('noarch', 'signed')).includes(conda.filename)); // settle before the next case
   });
 

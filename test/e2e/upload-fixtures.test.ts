@@ -10,6 +10,8 @@ import path from 'node:path';
 import { condaIndexRepodata, fixturePackages, type FixturePackage } from '../helpers/fixtures.js';
 import { fixturesDir, repoRoot } from '../helpers/paths.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { putByHand } from '../helpers/storage.js';
+import { packageKey } from '../../src/storage/keys.js';
 
 const uploadScript = path.join(repoRoot, 'test/clients/upload.py');
 const CHANNEL = 'fixtures';
@@ -239,9 +241,8 @@ describe('reindex', () => {
     for (const pkg of [kept, removedByHand]) assert.equal((await uploadMultipart(pkg, '', channel)).status, 200);
     await waitForFilenames('noarch', [kept.filename, removedByHand.filename], channel);
 
-    const folder = path.join(server.dataDir, 'channels', channel, 'noarch');
-    fs.rmSync(path.join(folder, removedByHand.filename));
-    fs.copyFileSync(copiedByHand.file, path.join(folder, copiedByHand.filename));
+    await server.core.store.delete(packageKey(channel, 'noarch', removedByHand.filename));
+    await putByHand(server.core.store, packageKey(channel, 'noarch', copiedByHand.filename), copiedByHand.file);
     const r = await fetch(`${server.url}/api/v1/reindex/${channel}/noarch`, { method: 'POST', headers: auth() });
     assert.equal(r.status, 202);
 

@@ -15,6 +15,7 @@ import {
 } from '../helpers/index-files.js';
 import { fixturesDir } from '../helpers/paths.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { onlyOnFolder } from '../helpers/backends.js';
 
 const CHANNEL = 'variants';
 const packages = fixturePackages();
@@ -291,7 +292,11 @@ describe('channeldata.json while it is rewritten', () => {
     }
   });
 
-  it('is always served whole, to many readers, across rebuilds that change its size', async (t) => {
+  // S3 replaces objects atomically, but s3rver rewrites the object file in place
+  // (stores/filesystem.js putObject truncates and streams into it), so readers there can see it torn.
+  it('is always served whole, to many readers, across rebuilds that change its size', {
+    skip: onlyOnFolder('s3rver (the S3 stand-in) writes objects in place, not atomically as S3 does'),
+  }, async (t) => {
     let done = false;
     let reads = 0;
     const sizes = new Set<number>();

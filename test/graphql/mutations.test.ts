@@ -6,12 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { fixturePackages } from '../helpers/fixtures.js';
 import {
   assertGqlError, gql, gqlData, listedIn, repodata, uploadAll, uploadMultipart, userWithKey,
 } from '../helpers/graphql.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { keysUnder } from '../helpers/storage.js';
 
 const byName = (f: string) => fixturePackages().find((p) => p.filename === f)!;
 const dep1 = byName('dependency-1.0-0.conda');
@@ -90,9 +90,7 @@ describe('createChannel, updateChannel, deleteChannel', () => {
     assertGqlError(await run('mutation { deleteChannel(name: "doomed") { channel { name } } }', otto.key), 'FORBIDDEN');
     const data = await ok('mutation { deleteChannel(name: "doomed") { channel { name } } }');
     assert.deepEqual(data, { deleteChannel: { channel: { name: 'doomed' } } });
-    const folder = path.join(server.dataDir, 'channels', 'doomed');
-    const left = fs.existsSync(folder) ? fs.readdirSync(folder, { recursive: true }) : [];
-    assert.deepEqual(left, [], `files left under ${folder}`);
+    assert.deepEqual(await keysUnder(server.core.store, 'doomed', ['noarch', '_index', 'shards']), [], 'files left under doomed/');
     assert.equal((await repodata(server, 'doomed', 'noarch')).status, 404);
     assert.equal((await download('doomed', dep1)).status, 404);
     assert.deepEqual(await ok('{ channel(name: "doomed") { name } }'), { channel: null });

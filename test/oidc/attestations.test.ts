@@ -6,12 +6,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { bearer, get } from '../helpers/access.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { gqlData, userWithKey } from '../helpers/graphql.js';
 import { sigstoreBundle, uploadWith } from '../helpers/oidc.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
+import { attestationKey } from '../../src/storage/keys.js';
 
 const byName = (f: string) => fixturePackages().find((p) => p.filename === f)!;
 const dep1 = byName('dependency-1.0-0.conda');
@@ -25,7 +25,7 @@ let mallory: string;
 const target = (channel: string) => `${server.url}/${channel}`;
 const bundle = (p = dep1, channel = 'signed', extra: Partial<Parameters<typeof sigstoreBundle>[0]> = {}) =>
   sigstoreBundle({ subject: [{ name: p.filename, sha256: p.sha256 }], targetChannel: target(channel), ...extra });
-const sigsPath = (channel: string, subdir: string, filename: string) => path.join(server.dataDir, 'channels', channel, subdir, `${filename}.v0.sigs`);
+const sigsStored = async (channel: string, subdir: string, filename: string) => (await server.core.store.stat(attestationKey(channel, subdir, filename))) !== null;
 
 before(async () => {
   server = await startServer();
@@ -63,7 +63,7 @@ describe('refused attestations keep nothing', () => {
       assert.equal(body.error, 'INVALID_ATTESTATION');
       assert.match(body.message, message);
       assert.equal((await get(`${server.url}/signed/noarch/${dep1.filename}`)).status, 404, 'the package was not kept');
-      assert.ok(!fs.existsSync(sigsPath('signed', 'noarch', dep1.filename)), 'the attestation was not kept');
+      assert.ok(!(await sigsStored('signed', 'noarch', dep1.filename)), 'the attestation was not kept');
     });
   }
 });
@@ -112,7 +112,7 @@ describe('kept attestations', () => {
     const del = await fetch(`${server.url}/api/v1/delete/signed/noarch/${dep2.filename}`, { method: 'DELETE', headers: { authorization: bearer(olivia) } });
     assert.equal(del.status, 200);
     assert.equal((await get(`${server.url}/signed/noarch/${dep2.filename}.v0.sigs`)).status, 404);
-    await waitFor(async () => !fs.existsSync(sigsPath('signed', 'noarch', dep2.filename)));
+    await waitFor(async () => !(await sigsStored('signed', 'noarch', dep2.filename)));
   });
 });
 
