@@ -18,6 +18,12 @@ export interface Config {
   shardDebounceMs: number;
   /** How often the indexer looks for changes made by other processes (CLI, replicas). */
   indexPollMs: number;
+  /**
+   * How long an index pass's lease on a subdir lasts without renewal. A pass
+   * renews it as it goes; a process that dies holding one (a replica killed
+   * mid-pass) leaves the subdir to others after at most this long.
+   */
+  indexLeaseMs: number;
   /** How long a verified API key is remembered (argon2 skipped; revocation still checked). */
   keyCacheTtlMs: number;
   /** Cache-Control max-age for repodata.json. */
@@ -212,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     indexDebounceMs: intFrom(env.CHANNELD_INDEX_DEBOUNCE_MS, 'CHANNELD_INDEX_DEBOUNCE_MS', 100),
     shardDebounceMs: intFrom(env.CHANNELD_SHARD_DEBOUNCE_MS, 'CHANNELD_SHARD_DEBOUNCE_MS', 5),
     indexPollMs: intFrom(env.CHANNELD_INDEX_POLL_MS, 'CHANNELD_INDEX_POLL_MS', 500, 10),
+    indexLeaseMs: intFrom(env.CHANNELD_INDEX_LEASE_MS, 'CHANNELD_INDEX_LEASE_MS', 30_000, 1000),
     keyCacheTtlMs: intFrom(env.CHANNELD_KEY_CACHE_TTL_MS, 'CHANNELD_KEY_CACHE_TTL_MS', 5 * 60_000),
     repodataMaxAgeSeconds: intFrom(env.CHANNELD_REPODATA_MAX_AGE, 'CHANNELD_REPODATA_MAX_AGE', 60),
     bootstrapAdmin: boolFrom(env.CHANNELD_BOOTSTRAP_ADMIN, 'CHANNELD_BOOTSTRAP_ADMIN', true),

@@ -57,6 +57,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     debounceMs: config.indexDebounceMs,
     shardDebounceMs: config.shardDebounceMs,
     pollMs: config.indexPollMs,
+    leaseMs: config.indexLeaseMs,
     newestFirst: sortVersionsDesc,
     owner,
   });

@@ -31,6 +31,7 @@ export interface IndexerOptions {
   pollMs: number;
   /** Identifies this process in lease rows. */
   owner: string;
+  /** A pass's lease lasts this long and is renewed every third of it while the pass runs. */
   leaseMs?: number;
   /** channeldata.json is rebuilt at most this often per channel. */
   channeldataDebounceMs?: number;
@@ -196,10 +197,22 @@ export class Indexer {
 
   /** Runs `body` under the subdir's lease when the pass has work; returns true if more work came in meanwhile. */
   private async leased(ref: SubdirRef, kind: Kind, body: (state: SubdirState) => Promise<PendingFileDeletion[]>): Promise<boolean> {
-    const leaseMs = this.opts.leaseMs ?? 120_000;
-    if (!(await this.repos.indexState.tryLease(ref, kind, this.opts.owner, Date.now() + leaseMs))) {
+    const leaseMs = this.opts.leaseMs ?? 30_000;
+    const lease = () => this.repos.indexState.tryLease(ref, kind, this.opts.owner, Date.now() + leaseMs);
+    if (!(await lease())) {
       return false; // someone else is writing it; the poll brings us back if it stays dirty
     }
+    // Renewed while the pass runs, so a long pass keeps it and a dead
+    // process's lapses soon. A pass that lost it anyway (stalled past the
+    // expiry, taken over) publishes nothing: finishing checks the owner.
+    let renewing: Promise<void> = Promise.resolve();
+    const renewal = setInterval(() => {
+      renewing = lease().then(
+        (held) => { if (!held) this.log.warn({ channel: ref.channel, subdir: ref.subdir, kind }, 'index lease lost to another process'); },
+        (err: unknown) => this.log.error({ err }, 'index lease renewal failed'),
+      );
+    }, Math.max(250, Math.floor(leaseMs / 3)));
+    renewal.unref();
     let deletions: PendingFileDeletion[] = [];
     try {
       // Nothing to do when a pass (ours, or another process's) already covers
@@ -208,6 +221,8 @@ export class Indexer {
       const done = state === null || (kind === 'full' ? state.indexedRevision : state.shardsRevision) >= state.revision;
       if (!done) deletions = await body(state);
     } finally {
+      clearInterval(renewal);
+      await renewing; // a renewal landing after the release would hold the subdir until expiry
       await this.repos.indexState.releaseLease(ref, kind, this.opts.owner);
     }
     for (const d of deletions) {
