@@ -79,7 +79,7 @@ export async function writeShards(store: ObjectStore, ref: SubdirRef, snap: Inde
 }
 
 /** Writes a shard index generation; returns the sha256 of its bytes. */
-export async function writeShardIndex(store: ObjectStore, ref: SubdirRef, revision: number, live: Map<string, string>): Promise<string> {
+export async function writeShardIndex(store: ObjectStore, ref: SubdirRef, revision: number, live: Map<string, Uint8Array>): Promise<string> {
   const bytes = zstdCompress(Buffer.from(encodeShardIndex({ subdir: ref.subdir, createdAt: new Date() }, live)), { compressionLevel: SHARD_INDEX_ZSTD_LEVEL });
   const written = await store.putStream(indexKey(ref.channel, ref.subdir, revision, 'repodata_shards.msgpack.zst'), [bytes]);
   return written.sha256;

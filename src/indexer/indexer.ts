@@ -45,6 +45,8 @@ interface Job { ref: SubdirRef; kind: Kind }
 /** Variants of a generation and the pointer that keeps them alive. */
 const SHARD_VARIANTS = new Set(['repodata_shards.msgpack.zst']);
 
+const SHARD_COLLECTION_INTERVAL_MS = 10 * 60_000;
+
 /** Names per channeldata.json query: a few milliseconds of work at a time. */
 const CHANNELDATA_NAMES_PER_READ = 64;
 
@@ -56,7 +58,9 @@ export class Indexer {
   private readonly again = new Map<string, Job>();
   private readonly channeldataTimers = new Map<number, { timer: NodeJS.Timeout; channel: string }>();
   /** Per subdir: the live shards of the shard index this process published last (sha256 of that index). */
-  private readonly liveShards = new Map<string, { sha256: string; live: Map<string, string> }>();
+  private readonly liveShards = new Map<string, { sha256: string; live: Map<string, Uint8Array> }>();
+  /** When each subdir's superseded shards were last looked for (per process; a week's grace makes this lazy). */
+  private readonly shardsCollectedAt = new Map<string, number>();
   /** Wall time of each channel's last channeldata.json rebuild. */
   private readonly channeldataCostMs = new Map<number, number>();
   private pollTimer: NodeJS.Timeout | null = null;
@@ -253,15 +257,22 @@ export class Indexer {
       const cached = this.liveShards.get(key);
       const mine = cached !== undefined && cached.sha256 === state.shardIndexSha256;
       const listed = await this.repos.indexState.finishShards(ref, { revision, shards: changed, at: now }, { listLive: !mine });
-      const live = mine ? cached.live : new Map(listed);
-      if (mine) for (const s of changed) s.sha256 === null ? live.delete(s.name) : live.set(s.name, s.sha256);
+      // Kept as bytes: converting 18.6k hashes from hex on every pass cost more than the pass's own work.
+      const live = mine ? cached.live : new Map(listed.map(([name, sha]) => [name, Buffer.from(sha, 'hex')]));
+      if (mine) for (const s of changed) s.sha256 === null ? live.delete(s.name) : live.set(s.name, Buffer.from(s.sha256, 'hex'));
       this.liveShards.delete(key);
       const sha256 = await writeShardIndex(this.store, ref, revision, live);
       const deletions = await this.repos.indexState.publishShardIndex(ref, this.opts.owner, { revision, sha256 });
       this.liveShards.set(key, { sha256, live });
-      for (const old of await this.repos.indexState.collectableShards(ref, now)) {
-        await this.store.delete(shardKey(ref.channel, ref.subdir, old));
-        await this.repos.indexState.forgetShardFile(ref, old);
+      // Superseded shards live a week; looking for expired ones scans the
+      // subdir's shard files (15 ms at 18.6k names), so it is done at most
+      // every ten minutes, not on every upload's path.
+      if (now - (this.shardsCollectedAt.get(key) ?? 0) >= SHARD_COLLECTION_INTERVAL_MS) {
+        this.shardsCollectedAt.set(key, now);
+        for (const old of await this.repos.indexState.collectableShards(ref, now)) {
+          await this.store.delete(shardKey(ref.channel, ref.subdir, old));
+          await this.repos.indexState.forgetShardFile(ref, old);
+        }
       }
       await this.collectOldGenerations(ref);
       this.shardPasses++;

@@ -55,10 +55,10 @@ export interface ShardIndexInfo {
   createdAt: Date;
 }
 
-/** msgpack of the shard index. `shards` maps names to the sha256 (hex) of their compressed shard. */
-export function encodeShardIndex(info: ShardIndexInfo, shards: Iterable<readonly [string, string]>): Uint8Array {
+/** msgpack of the shard index. `shards` maps names to the sha256 (hex, or its 32 bytes) of their compressed shard. */
+export function encodeShardIndex(info: ShardIndexInfo, shards: Iterable<readonly [string, string | Uint8Array]>): Uint8Array {
   const map: Record<string, Uint8Array> = {};
-  for (const [name, hash] of shards) map[name] = Buffer.from(hash, 'hex');
+  for (const [name, hash] of shards) map[name] = typeof hash === 'string' ? Buffer.from(hash, 'hex') : hash;
   return encode({
     info: {
       subdir: info.subdir,
