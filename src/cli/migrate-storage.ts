@@ -398,7 +398,7 @@ class Progress {
   }
 
   private shown(): string {
-    return `${this.fmt(this.done)} / ${this.fmt(this.total)}`;
+    return this.unit === 'bytes' ? `${formatBytes(this.done)} / ${formatBytes(this.total)}` : `${this.done} / ${this.total} rows`;
   }
 
   private fmt(n: number): string {
