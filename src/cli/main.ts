@@ -7,6 +7,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig, type Config } from '../config.js';
 import { createCore, type Core } from '../core/core.js';
 import { isAppError } from '../errors.js';
+import { formatSummary, migrateStorage, MigrateError } from './migrate-storage.js';
 import { serve } from './serve.js';
 
 const USAGE = `usage:
@@ -18,6 +19,7 @@ const USAGE = `usage:
   channeld channel create NAME --owner LOGIN [--private] [--data DIR]
   channeld reindex CHANNEL [SUBDIR] [--data DIR]
   channeld audit [--limit N] [--channel NAME] [--data DIR]
+  channeld migrate-storage [--to-database postgres://…] [--to-storage s3://bucket/prefix] [--resume] [--data DIR]
 
 Configuration also comes from CHANNELD_* environment variables (see README).`;
 
@@ -35,6 +37,9 @@ const OPTIONS = {
   description: { type: 'string' },
   limit: { type: 'string' },
   channel: { type: 'string' },
+  'to-database': { type: 'string' },
+  'to-storage': { type: 'string' },
+  resume: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -54,7 +59,7 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const [command, sub, ...rest] = positionals;
-  const known = ['serve', 'reindex', 'audit', 'user create', 'user set-password', 'key create', 'key revoke', 'channel create'];
+  const known = ['serve', 'reindex', 'audit', 'user create', 'user set-password', 'key create', 'key revoke', 'channel create', 'migrate-storage'];
   if (!known.includes(command!) && !known.includes(`${command} ${sub}`)) {
     // Checked before anything opens the data folder: a typo creates nothing.
     process.stderr.write(`channeld: unknown command: ${[command, sub].filter(Boolean).join(' ')}\n${USAGE}\n`);
@@ -62,6 +67,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig(process.env, { host: values.host, port: values.port, dataDir: values.data });
   if (command === 'serve') return serve(config);
+  if (command === 'migrate-storage') return migrateCommand(config, values);
 
   const core = await createCore(config, cliLogger(config));
   try {
@@ -165,6 +171,35 @@ async function run(core: Core, _config: Config, command: string, sub: string | u
     }
     default:
       throw new UsageError(`unknown command: ${[command, sub].filter(Boolean).join(' ')}`);
+  }
+}
+
+/**
+ * The source is always the data folder's own SQLite file and object folder;
+ * the target comes from the flags, else from CHANNELD_DATABASE_URL /
+ * CHANNELD_STORAGE_URL (with CHANNELD_S3_* and AWS_* for the bucket).
+ */
+async function migrateCommand(config: Config, values: Values): Promise<number> {
+  let target: Config;
+  try {
+    const flag = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+    target = loadConfig({
+      ...process.env,
+      CHANNELD_DATABASE_URL: flag('to-database') ?? process.env.CHANNELD_DATABASE_URL,
+      CHANNELD_STORAGE_URL: flag('to-storage') ?? process.env.CHANNELD_STORAGE_URL,
+    }, { dataDir: config.dataDir });
+  } catch (err) {
+    process.stderr.write(`channeld: ${(err as Error).message}\n`);
+    return 2;
+  }
+  try {
+    const summary = await migrateStorage({ dataDir: config.dataDir, target, resume: values.resume === true, progress: process.stderr });
+    process.stdout.write(`${formatSummary(summary)}\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof MigrateError)) throw err;
+    process.stderr.write(`channeld: migrate-storage: ${err.message}\n`);
+    return 1;
   }
 }
 

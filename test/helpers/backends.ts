@@ -55,6 +55,15 @@ async function createDatabase(name: string): Promise<string> {
 /** The env a server or CLI on this data folder needs for the database under test ({} for SQLite). */
 export async function databaseEnv(dataDir: string): Promise<Record<string, string>> {
   if (!onPostgres) return {};
+  return { CHANNELD_DATABASE_URL: await postgresUrlFor(dataDir) };
+}
+
+/**
+ * A fresh PostgreSQL database for this data folder whatever the suite's
+ * database (for tests that need PostgreSQL as such, e.g. migrate-storage's
+ * target); the same one databaseEnv hands out, dropped at exit.
+ */
+export async function postgresUrlFor(dataDir: string): Promise<string> {
   const dir = path.resolve(dataDir);
   let url = created.get(dir);
   if (url === undefined) {
@@ -64,7 +73,20 @@ export async function databaseEnv(dataDir: string): Promise<Record<string, strin
     url = createDatabase(name);
     created.set(dir, url);
   }
-  return { CHANNELD_DATABASE_URL: await url };
+  return url;
+}
+
+/** Whether PostgreSQL answers at the suite's admin URL (tests that need it skip, with a reason, when it does not). */
+export async function postgresReachable(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `PostgreSQL is unreachable at ${adminUrl}: ${(err as Error).message}` };
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
 
 /** Drops this process's databases; runs at exit, so synchronously through a short-lived node. */

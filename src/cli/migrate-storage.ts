@@ -1,0 +1,429 @@
+// `channeld migrate-storage`: copies a single-node install (the SQLite file
+// and the object folder of a data folder) into PostgreSQL + an S3 bucket.
+//
+// Safe beside a live server: SQLite is opened read-only and every row comes
+// from one read transaction (one consistent snapshot under WAL); objects are
+// read through the ObjectStore port. What the server accepts after the
+// snapshot is not carried over: the cut-over is a final run (--resume) with
+// the server stopped.
+//
+// Order: rows first, in one PostgreSQL transaction (the target holds the
+// whole snapshot or nothing), then objects. An interrupted run is re-run
+// with --resume: the rows are replaced by a fresh snapshot (cheap) and
+// objects already in the bucket are kept when they provably match.
+import { createHash } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import cliProgress from 'cli-progress';
+import type { Config } from '../config.js';
+import { inTransaction, openPostgres, type Pool, type PoolClient } from '../db/postgres/database.js';
+import { MIGRATIONS } from '../db/migrations.js';
+import { sqliteFile } from '../db/sqlite/index.js';
+import { createObjectStore } from '../storage/create-store.js';
+import { FsObjectStore } from '../storage/fs-object-store.js';
+import { packageKey } from '../storage/keys.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+/** A refusal or a failed check: the message is for the operator, exit code 1. */
+export class MigrateError extends Error {}
+
+export interface MigrateOptions {
+  /** The source data folder (its SQLite file and its channels/ folder). */
+  dataDir: string;
+  /** The target: databaseUrl and storage must both name new backends. */
+  target: Config;
+  /** The target already holds an earlier run's copy: replace its rows, keep matching objects. */
+  resume: boolean;
+  /** Progress and summary go here (stderr for progress, stdout for the summary). */
+  progress: NodeJS.WriteStream;
+  /** Objects copied at once (each S3 upload holds up to 4 parts of 8 MiB). */
+  concurrency?: number;
+}
+
+export interface MigrateSummary {
+  rows: Array<{ table: string; rows: number }>;
+  objectsCopied: number;
+  objectsSkipped: number;
+  bytesCopied: number;
+  seconds: number;
+}
+
+interface Expected {
+  sha256: string;
+  sizeBytes: number;
+  file: string;
+}
+
+/** Tables in the order the migrations create them: every foreign key points to an earlier one (or to itself). */
+export function tablesInMigrationOrder(): string[] {
+  const tables: string[] = [];
+  for (const m of MIGRATIONS) {
+    for (const match of m.sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/g)) {
+      if (!tables.includes(match[1]!)) tables.push(match[1]!);
+    }
+  }
+  return tables;
+}
+
+const q = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
+
+export async function migrateStorage(opts: MigrateOptions): Promise<MigrateSummary> {
+  const started = Date.now();
+  const { target } = opts;
+  const dataDir = path.resolve(opts.dataDir);
+  if (target.databaseUrl === null) {
+    throw new MigrateError('the target database is the source itself (the SQLite file in the data folder): give --to-database postgres://… or set CHANNELD_DATABASE_URL');
+  }
+  if (target.storage.kind !== 's3') {
+    throw new MigrateError('the target storage is the source itself (the data folder): give --to-storage s3://bucket/prefix or set CHANNELD_STORAGE_URL');
+  }
+  const file = sqliteFile(dataDir);
+  let sqlite: Database.Database;
+  try {
+    // Read-only: a live server keeps writing; this process never does.
+    sqlite = new Database(file, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    throw new MigrateError(`cannot open ${file} read-only: ${(err as Error).message}`);
+  }
+  sqlite.pragma('busy_timeout = 10000');
+  const ui = new Progress(opts.progress);
+  let pool: Pool | null = null;
+  try {
+    const version = sqlite.pragma('user_version', { simple: true }) as number;
+    const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+    if (version !== latest) {
+      throw new MigrateError(`${file} is at schema version ${version}, this channeld at ${latest}: start this channeld's server (or any CLI command) on the data folder once to bring it up to date, then migrate`);
+    }
+    pool = await openPostgres(target.databaseUrl);
+    const tables = tablesInMigrationOrder();
+    await checkTarget(pool, tables, opts.resume);
+
+    // One read transaction: every table comes from the same snapshot.
+    sqlite.exec('BEGIN');
+    const counts = tables.map((t) => (sqlite.prepare(`SELECT count(*) AS n FROM ${q(t)}`).get() as { n: number }).n);
+    const expected = expectedPackages(sqlite, dataDir);
+    ui.start('rows', counts.reduce((a, b) => a + b, 0), 'rows');
+    const rows = await inTransaction(pool, async (c) => {
+      if (opts.resume) await c.query(`TRUNCATE ${tables.map(q).join(', ')} RESTART IDENTITY CASCADE`);
+      const done: MigrateSummary['rows'] = [];
+      for (const table of tables) done.push({ table, rows: await copyTable(sqlite, c, table, (n) => ui.add(n)) });
+      await afterRows(c);
+      return done;
+    });
+    sqlite.exec('COMMIT');
+    ui.stop();
+
+    const source = new FsObjectStore(path.join(dataDir, 'channels'));
+    const objects = await copyObjects(source, createObjectStore(target), expected, opts, ui);
+    const summary: MigrateSummary = { rows, ...objects, seconds: (Date.now() - started) / 1000 };
+    return summary;
+  } finally {
+    ui.abort();
+    if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+    sqlite.close();
+    await pool?.end();
+  }
+}
+
+/** Refuses a target that already holds rows, unless resuming an earlier run. */
+async function checkTarget(pool: Pool, tables: string[], resume: boolean): Promise<void> {
+  const filled: string[] = [];
+  for (const t of tables) {
+    const { rows } = await pool.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${q(t)}) AS any`);
+    if (rows[0]!.any) filled.push(t);
+  }
+  if (filled.length > 0 && !resume) {
+    throw new MigrateError(`the target database already holds data (${filled.join(', ')}); to finish an interrupted migrate-storage run, pass --resume (it REPLACES every row there with a fresh copy of the source)`);
+  }
+}
+
+function expectedPackages(sqlite: Database.Database, dataDir: string): Map<string, Expected> {
+  const expected = new Map<string, Expected>();
+  const stmt = sqlite.prepare(`SELECT c.name AS channel, p.subdir, p.filename, p.sha256, p.size_bytes
+    FROM packages p JOIN channels c ON c.id = p.channel_id`);
+  for (const r of stmt.iterate() as Iterable<{ channel: string; subdir: string; filename: string; sha256: string; size_bytes: number }>) {
+    const key = packageKey(r.channel, r.subdir, r.filename);
+    expected.set(key, { sha256: r.sha256, sizeBytes: r.size_bytes, file: path.join(dataDir, 'channels', key) });
+  }
+  return expected;
+}
+
+const BATCH_ROWS = 500;
+
+/**
+ * Copies one table's rows, as they are (ids included). Columns that point
+ * into the same table (channels' relation_*_id) are written as NULL first
+ * and set once every row exists, whatever order the ids come in.
+ */
+async function copyTable(sqlite: Database.Database, c: PoolClient, table: string, progressed: (n: number) => void): Promise<number> {
+  const sourceCols = (sqlite.prepare(`PRAGMA table_info(${q(table)})`).all() as Array<{ name: string }>).map((r) => r.name);
+  const { rows: targetRows } = await c.query<{ column_name: string }>(
+    'SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1', [table]);
+  const targetCols = new Set(targetRows.map((r) => r.column_name));
+  const missing = sourceCols.filter((col) => !targetCols.has(col));
+  if (missing.length > 0 || targetCols.size !== sourceCols.length) {
+    throw new MigrateError(`table ${table}: the source's columns (${sourceCols.join(', ')}) differ from the target's (${[...targetCols].join(', ')})`);
+  }
+  const selfRefs = (sqlite.prepare(`PRAGMA foreign_key_list(${q(table)})`).all() as Array<{ table: string; from: string }>)
+    .filter((fk) => fk.table === table).map((fk) => fk.from);
+  const keyCols = (sqlite.prepare(`PRAGMA table_info(${q(table)})`).all() as Array<{ name: string; pk: number }>)
+    .filter((r) => r.pk > 0).map((r) => r.name);
+
+  const insertCols = sourceCols.map(q).join(', ');
+  let batch: unknown[][] = [];
+  let total = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const values: unknown[] = [];
+    const tuples = batch.map((row) => `(${row.map((v) => { values.push(v); return `$${values.length}`; }).join(', ')})`);
+    await c.query(`INSERT INTO ${q(table)} (${insertCols}) VALUES ${tuples.join(', ')}`, values);
+    progressed(batch.length);
+    batch = [];
+  };
+  const stmt = sqlite.prepare(`SELECT ${insertCols} FROM ${q(table)}`).raw(true);
+  for (const row of stmt.iterate() as Iterable<unknown[]>) {
+    batch.push(row.map((v, i) => (selfRefs.includes(sourceCols[i]!) ? null : v)));
+    total++;
+    if (batch.length >= BATCH_ROWS) await flush();
+  }
+  await flush();
+
+  if (selfRefs.length > 0) {
+    const cols = [...keyCols, ...selfRefs];
+    const where = keyCols.map((k, i) => `${q(k)} = $${i + 1}`).join(' AND ');
+    const set = selfRefs.map((s, i) => `${q(s)} = $${keyCols.length + i + 1}`).join(', ');
+    const refs = sqlite.prepare(`SELECT ${cols.map(q).join(', ')} FROM ${q(table)} WHERE ${selfRefs.map((s) => `${q(s)} IS NOT NULL`).join(' OR ')}`).raw(true);
+    for (const row of refs.all() as unknown[][]) await c.query(`UPDATE ${q(table)} SET ${set} WHERE ${where}`, row);
+  }
+  return total;
+}
+
+/** What must differ in the target once the rows are in. */
+async function afterRows(c: PoolClient): Promise<void> {
+  // Index leases and upload intents name processes of the source install,
+  // which will never touch the target. Leases are released; intents lose
+  // their owner, so the first replica to start settles them as start-up
+  // recovery would have on the source (finished if the file copied is the
+  // one the intent describes, dropped otherwise).
+  await c.query(`UPDATE subdirs SET lease_owner = NULL, lease_until = NULL, shards_lease_owner = NULL, shards_lease_until = NULL`);
+  await c.query('UPDATE upload_intents SET owner = NULL');
+  // Rows came with their ids; identity sequences must start past them.
+  const { rows } = await c.query<{ table_name: string; column_name: string }>(
+    `SELECT table_name, column_name FROM information_schema.columns
+      WHERE table_schema = current_schema() AND is_identity = 'YES'`);
+  for (const r of rows) {
+    await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), COALESCE((SELECT max(${q(r.column_name)}) FROM ${q(r.table_name)}), 0) + 1, false)`,
+      [q(r.table_name), r.column_name]);
+  }
+}
+
+/** Every object key under the folder store's root; temp files ('.'-names) are not objects. */
+async function listKeys(root: string): Promise<Array<{ key: string; size: number }>> {
+  const keys: Array<{ key: string; size: number }> = [];
+  const walk = async (dir: string, prefix: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (e.name.startsWith('.')) continue;
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(full, `${prefix}${e.name}/`);
+      else if (e.isFile()) {
+        const st = await fsp.stat(full).catch(() => null);
+        if (st) keys.push({ key: `${prefix}${e.name}`, size: st.size });
+      }
+    }
+  };
+  await walk(root, '');
+  return keys;
+}
+
+/**
+ * Objects whose name fixes their content: index generations (numbered,
+ * written once) and shards (named by their sha256). A package is skipped
+ * only after the target's bytes hash to the row's sha256. Anything else
+ * (channeldata.json, signatures) is small and copied again.
+ */
+const immutable = (key: string): boolean => /\/_index\/[^/]+$/.test(key) || /\/shards\/[0-9a-f]{64}\.msgpack\.zst$/.test(key);
+
+async function sha256Of(stream: AsyncIterable<Uint8Array | string>): Promise<{ sha256: string; sizeBytes: number }> {
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk);
+    sizeBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
+  }
+  return { sha256: hash.digest('hex'), sizeBytes };
+}
+
+async function copyObjects(
+  source: FsObjectStore, target: ObjectStore, expected: Map<string, Expected>, opts: MigrateOptions, ui: Progress,
+): Promise<Pick<MigrateSummary, 'objectsCopied' | 'objectsSkipped' | 'bytesCopied'>> {
+  const keys = await listKeys(source.root);
+  const problems: string[] = [];
+  const verified = new Set<string>();
+  let objectsCopied = 0;
+  let objectsSkipped = 0;
+  let bytesCopied = 0;
+  ui.start('objects', keys.reduce((a, k) => a + k.size, 0), 'bytes');
+
+  const copyOne = async ({ key, size }: { key: string; size: number }): Promise<void> => {
+    const want = expected.get(key);
+    const existing = opts.resume ? await target.stat(key) : null;
+    if (existing && existing.sizeBytes === size) {
+      if (want) {
+        const there = await target.read(key);
+        const got = there ? await sha256Of(there.stream) : null;
+        if (got && got.sha256 === want.sha256 && got.sizeBytes === want.sizeBytes) {
+          verified.add(key);
+          objectsSkipped++;
+          ui.add(size);
+          return;
+        }
+      } else if (immutable(key)) {
+        objectsSkipped++;
+        ui.add(size);
+        return;
+      }
+    }
+    const read = await source.read(key);
+    if (read === null) {
+      // Removed by a live server since the listing; a package of the
+      // snapshot that vanished is caught below, as never verified.
+      ui.add(size);
+      return;
+    }
+    let counted = 0;
+    const counting = async function* (stream: AsyncIterable<Buffer>) {
+      for await (const chunk of stream) {
+        counted += chunk.length;
+        ui.add(chunk.length);
+        yield chunk;
+      }
+    };
+    const written = await target.putStream(key, counting(read.stream));
+    ui.add(size - counted);
+    objectsCopied++;
+    bytesCopied += written.sizeBytes;
+    if (want) {
+      if (written.sha256 !== want.sha256 || written.sizeBytes !== want.sizeBytes) {
+        problems.push(`${want.file}: sha256 ${written.sha256} (${written.sizeBytes} bytes) but the database says ${want.sha256} (${want.sizeBytes} bytes)`);
+        // Not left in the bucket for a later --resume to take for good.
+        await target.delete(key);
+      } else {
+        verified.add(key);
+      }
+    }
+  };
+
+  const queue = keys[Symbol.iterator]();
+  const worker = async (): Promise<void> => {
+    for (let next = queue.next(); !next.done; next = queue.next()) await copyOne(next.value);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 4) }, worker));
+  ui.stop();
+
+  for (const [key, want] of expected) {
+    if (!verified.has(key) && !problems.some((p) => p.startsWith(`${want.file}:`))) problems.push(`${want.file}: missing (the database lists ${key})`);
+  }
+  if (problems.length > 0) {
+    throw new MigrateError(`${problems.length} package file(s) failed verification; the target is not usable until they are fixed:\n  ${problems.join('\n  ')}`);
+  }
+  return { objectsCopied, objectsSkipped, bytesCopied };
+}
+
+/**
+ * A cli-progress bar on a terminal; plain lines every few seconds otherwise
+ * (CI logs, `| tee`), where a redrawn bar would be noise.
+ */
+class Progress {
+  private bar: cliProgress.SingleBar | null = null;
+  private label = '';
+  private unit = '';
+  private total = 0;
+  private done = 0;
+  private lastLine = 0;
+
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  start(label: string, total: number, unit: 'rows' | 'bytes'): void {
+    this.stop();
+    Object.assign(this, { label, unit, total, done: 0, lastLine: Date.now() });
+    if (this.out.isTTY) {
+      this.bar = new cliProgress.SingleBar({
+        stream: this.out,
+        format: `${label.padEnd(7)} [{bar}] {percentage}% | {shown} | ETA {eta_formatted}`,
+        hideCursor: true,
+      }, cliProgress.Presets.shades_classic);
+      this.bar.start(Math.max(total, 1), 0, { shown: this.shown() });
+    } else {
+      this.out.write(`${label}: 0 / ${this.fmt(total)}\n`);
+    }
+  }
+
+  add(n: number): void {
+    if (n === 0) return;
+    this.done += n;
+    if (this.bar) {
+      this.bar.update(this.done, { shown: this.shown() });
+    } else if (Date.now() - this.lastLine >= 5000) {
+      this.lastLine = Date.now();
+      this.out.write(`${this.label}: ${this.shown()}\n`);
+    }
+  }
+
+  stop(): void {
+    if (this.label === '') return;
+    if (this.bar) {
+      this.bar.update(this.done, { shown: this.shown() });
+      this.bar.stop();
+      this.bar = null;
+    } else {
+      this.out.write(`${this.label}: ${this.shown()} done\n`);
+    }
+    this.label = '';
+  }
+
+  /** Ends a bar cut short by an error, without calling it done. */
+  abort(): void {
+    this.bar?.stop();
+    this.bar = null;
+    if (this.label !== '' && !this.out.isTTY) this.out.write(`${this.label}: stopped at ${this.shown()}\n`);
+    this.label = '';
+  }
+
+  private shown(): string {
+    return this.unit === 'bytes' ? `${formatBytes(this.done)} / ${formatBytes(this.total)}` : `${this.done} / ${this.total} rows`;
+  }
+
+  private fmt(n: number): string {
+    return this.unit === 'bytes' ? formatBytes(n) : `${n} rows`;
+  }
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+export function formatSummary(s: MigrateSummary): string {
+  const width = Math.max(...s.rows.map((r) => r.table.length));
+  const lines = s.rows.map((r) => `  ${r.table.padEnd(width)}  ${r.rows}`);
+  return [
+    'rows copied:',
+    ...lines,
+    `objects: ${s.objectsCopied} copied, ${s.objectsSkipped} already in place; ${formatBytes(s.bytesCopied)} written`,
+    `every package's sha256 verified; done in ${s.seconds.toFixed(1)} s`,
+  ].join('\n');
+}
