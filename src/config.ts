@@ -24,6 +24,12 @@ export interface Config {
    * mid-pass) leaves the subdir to others after at most this long.
    */
   indexLeaseMs: number;
+  /**
+   * An upload's claim on its file name (its intent) is kept alive by its
+   * process; one not kept alive this long is settled by another process
+   * (a replica that died mid-upload on another host).
+   */
+  uploadIntentTimeoutMs: number;
   /** How long a verified API key is remembered (argon2 skipped; revocation still checked). */
   keyCacheTtlMs: number;
   /** Cache-Control max-age for repodata.json. */
@@ -219,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     shardDebounceMs: intFrom(env.CHANNELD_SHARD_DEBOUNCE_MS, 'CHANNELD_SHARD_DEBOUNCE_MS', 5),
     indexPollMs: intFrom(env.CHANNELD_INDEX_POLL_MS, 'CHANNELD_INDEX_POLL_MS', 500, 10),
     indexLeaseMs: intFrom(env.CHANNELD_INDEX_LEASE_MS, 'CHANNELD_INDEX_LEASE_MS', 30_000, 1000),
+    uploadIntentTimeoutMs: intFrom(env.CHANNELD_UPLOAD_INTENT_TIMEOUT_MS, 'CHANNELD_UPLOAD_INTENT_TIMEOUT_MS', 180_000, 1000),
     keyCacheTtlMs: intFrom(env.CHANNELD_KEY_CACHE_TTL_MS, 'CHANNELD_KEY_CACHE_TTL_MS', 5 * 60_000),
     repodataMaxAgeSeconds: intFrom(env.CHANNELD_REPODATA_MAX_AGE, 'CHANNELD_REPODATA_MAX_AGE', 60),
     bootstrapAdmin: boolFrom(env.CHANNELD_BOOTSTRAP_ADMIN, 'CHANNELD_BOOTSTRAP_ADMIN', true),

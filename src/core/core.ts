@@ -21,7 +21,7 @@ import { CatalogService } from './catalog.js';
 import { ChannelService } from './channels.js';
 import { PackageService } from './packages.js';
 import { PublisherService } from './publishers.js';
-import { recover } from './recovery.js';
+import { recover, settleAbandonedIntents } from './recovery.js';
 import { UserService } from './users.js';
 import { sortVersionsDesc } from './versions.js';
 
@@ -40,6 +40,8 @@ export interface Core {
   publishers: PublisherService;
   indexer: Indexer;
   tempDir: string;
+  /** Names this process in index leases and upload intents (`<host>:<pid>:<random>`). */
+  owner: string;
   /** Start-up recovery + background indexing (the server; not the CLI). */
   startBackground(): Promise<void>;
   /** Drains the indexer and closes the database. */
@@ -66,6 +68,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
   const channels = new ChannelService(repos, store, indexer, audit);
   const oidc = new OidcVerifier(config.oidcIssuers, { jwksCooldownMs: config.oidcJwksCooldownMs });
   let closed = false;
+  const timers: NodeJS.Timeout[] = [];
   return {
     config,
     repos,
@@ -74,6 +77,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     sessions,
     auth: new Authenticator(verifier, sessions, new PublisherTokenVerifier(repos.oidc), (userId) => repos.channels.rolesOfUser(userId)),
     tempDir,
+    owner,
     indexer,
     users: new UserService(repos, verifier, audit),
     audit,
@@ -84,7 +88,19 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
       audience: config.oidcAudience, publicUrl: config.publicUrl, log: log.child({ component: 'trusted-publishing' }),
     }),
     async startBackground() {
-      await recover(repos, store, tempDir, log);
+      await recover(repos, store, tempDir, log, config.uploadIntentTimeoutMs);
+      // This process's uploads in flight say they are alive; other
+      // processes' abandoned ones are settled (a replica died mid-upload).
+      const every = (ms: number, task: () => Promise<unknown>) => {
+        const timer = setInterval(() => void task().catch((err: unknown) => log.error({ err }, 'upload intent upkeep failed')), ms);
+        timer.unref();
+        timers.push(timer);
+      };
+      every(Math.max(100, Math.floor(config.uploadIntentTimeoutMs / 6)), () => repos.packages.touchUploadIntents(owner, Date.now()));
+      every(Math.max(200, Math.floor(config.uploadIntentTimeoutMs / 2)), async () => {
+        const { finished, dropped } = await settleAbandonedIntents(repos, store, config.uploadIntentTimeoutMs);
+        if (finished + dropped > 0) log.info({ intentsFinished: finished, intentsDropped: dropped }, 'settled uploads abandoned by a dead process');
+      });
       // Bring every index up to date before the first request: after a crash
       // no acknowledged upload may be missing from what is served.
       for (const ref of await repos.indexState.dirty()) await indexer.indexNow(ref);
@@ -93,6 +109,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     async close() {
       if (closed) return;
       closed = true;
+      for (const timer of timers.splice(0)) clearInterval(timer);
       await indexer.drain();
       await repos.close();
     },

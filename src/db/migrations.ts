@@ -564,13 +564,16 @@ DROP INDEX packages_by_format;
     version: 10,
     name: 'upload-intent-owner',
     sql: `
--- Which process holds an upload intent (<host>:<pid>:<random>, as leases).
--- With several replicas on one database, a starting replica must not
--- finish or drop another live replica's upload in flight.
+-- Which process holds an upload intent (<host>:<pid>:<random>, as leases),
+-- and when that process last said it is alive. With several replicas on one
+-- database, one must not settle another live replica's upload in flight,
+-- but must settle a dead one's (which would block that file name forever).
 ALTER TABLE upload_intents ADD COLUMN owner TEXT;
+ALTER TABLE upload_intents ADD COLUMN alive_at INTEGER;
 `,
     pg: `
 ALTER TABLE upload_intents ADD COLUMN owner TEXT COLLATE "C";
+ALTER TABLE upload_intents ADD COLUMN alive_at BIGINT;
 `,
   },
 ];

@@ -83,7 +83,9 @@ export interface PackageRepository {
   commitUpload(channelId: number, subdir: string, filename: string): Promise<void>;
   abandonUpload(channelId: number, subdir: string, filename: string): Promise<void>;
   /** Intents left by a crash (read at start-up). */
-  listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; createdAt: number }>>;
+  listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; aliveAt: number }>>;
+  /** Marks every intent of this owner alive (a heartbeat while its uploads are in flight). */
+  touchUploadIntents(owner: string, at: number): Promise<void>;
   /** Deletes the row; the file is queued for unlinking once the index no longer lists it. */
   delete(channelId: number, subdir: string, filename: string): Promise<boolean>;
   /** Adds rows for files found on storage (reindex). Existing rows are left alone. */

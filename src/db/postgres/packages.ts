@@ -60,7 +60,7 @@ export class PgPackageRepository implements PackageRepository {
         // commit (its intent row is locked), then succeeds; the second look
         // below (a new statement, so it sees that commit) then refuses it.
         const inserted = await changes(tx,
-          `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner) VALUES ($1, $2, $3, $4, $5, $6)
+          `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner, alive_at) VALUES ($1, $2, $3, $4, $5, $6, $5)
            ON CONFLICT DO NOTHING`, [...key, JSON.stringify(file), Date.now(), owner]);
         if (inserted === 0) return 'in-progress';
         if (!force && (await exists(tx))) throw new AlreadyThere();
@@ -89,10 +89,15 @@ export class PgPackageRepository implements PackageRepository {
     await this.pool.query('DELETE FROM upload_intents WHERE channel_id = $1 AND subdir = $2 AND filename = $3', [channelId, subdir, filename]);
   }
 
-  async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; createdAt: number }>> {
-    const found = await rows<{ record: string; channel: string; owner: string | null; created_at: number }>(this.pool,
-      'SELECT i.record, i.owner, i.created_at, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id');
-    return found.map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, createdAt: r.created_at }));
+  async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; aliveAt: number }>> {
+    const found = await rows<{ record: string; channel: string; owner: string | null; alive_at: number }>(this.pool,
+      `SELECT i.record, i.owner, coalesce(i.alive_at, i.created_at) AS alive_at, c.name AS channel
+       FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
+    return found.map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, aliveAt: r.alive_at }));
+  }
+
+  async touchUploadIntents(owner: string, at: number): Promise<void> {
+    await this.pool.query('UPDATE upload_intents SET alive_at = $1 WHERE owner = $2', [at, owner]);
   }
 
   async delete(channelId: number, subdir: string, filename: string): Promise<boolean> {

@@ -43,6 +43,7 @@ export class SqlitePackageRepository implements PackageRepository {
   private readonly commitTx;
   private readonly abandon;
   private readonly selectIntents;
+  private readonly touchIntents;
   private readonly deleteTx;
   private readonly insertFoundTx;
   private readonly dropMissingTx;
@@ -58,12 +59,13 @@ export class SqlitePackageRepository implements PackageRepository {
 
     const existing = db.prepare<[number, string, string], { id: number }>(
       'SELECT id FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ?');
-    const insertIntent = db.prepare<[number, string, string, string, number, string]>(
-      `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner) VALUES (?, ?, ?, ?, ?, ?)
+    const insertIntent = db.prepare<[number, string, string, string, number, string, number]>(
+      `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner, alive_at) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT DO NOTHING`);
     this.reserveTx = db.transaction((file: PackageFile, force: boolean, owner: string): ReserveResult => {
       if (!force && existing.get(file.channelId, file.subdir, file.filename)) return 'exists';
-      const inserted = insertIntent.run(file.channelId, file.subdir, file.filename, JSON.stringify(file), Date.now(), owner);
+      const now = Date.now();
+      const inserted = insertIntent.run(file.channelId, file.subdir, file.filename, JSON.stringify(file), now, owner, now);
       return inserted.changes === 1 ? 'reserved' : 'in-progress';
     });
 
@@ -94,8 +96,9 @@ export class SqlitePackageRepository implements PackageRepository {
     });
     this.abandon = deleteIntent;
 
-    this.selectIntents = db.prepare<[], { record: string; channel: string; owner: string | null; created_at: number }>(
-      `SELECT i.record, i.owner, i.created_at, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
+    this.selectIntents = db.prepare<[], { record: string; channel: string; owner: string | null; alive_at: number }>(
+      `SELECT i.record, i.owner, coalesce(i.alive_at, i.created_at) AS alive_at, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
+    this.touchIntents = db.prepare<[number, string]>('UPDATE upload_intents SET alive_at = ? WHERE owner = ?');
 
     const deleteRow = db.prepare<[number, string, string], { name: string }>(
       'DELETE FROM packages WHERE channel_id = ? AND subdir = ? AND filename = ? RETURNING name');
@@ -205,8 +208,12 @@ export class SqlitePackageRepository implements PackageRepository {
     this.abandon.run(channelId, subdir, filename);
   }
 
-  async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; createdAt: number }>> {
-    return this.selectIntents.all().map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, createdAt: r.created_at }));
+  async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; aliveAt: number }>> {
+    return this.selectIntents.all().map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, aliveAt: r.alive_at }));
+  }
+
+  async touchUploadIntents(owner: string, at: number): Promise<void> {
+    this.touchIntents.run(at, owner);
   }
 
   async delete(channelId: number, subdir: string, filename: string): Promise<boolean> {
