@@ -30,6 +30,8 @@ export interface Config {
    * (a replica that died mid-upload on another host).
    */
   uploadIntentTimeoutMs: number;
+  /** With remote storage: bytes of immutable index files (generations, shards) kept on local disk for serving; 0 = none. */
+  readCacheMaxBytes: number;
   /** How long a verified API key is remembered (argon2 skipped; revocation still checked). */
   keyCacheTtlMs: number;
   /** Cache-Control max-age for repodata.json. */
@@ -225,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     shardDebounceMs: intFrom(env.CHANNELD_SHARD_DEBOUNCE_MS, 'CHANNELD_SHARD_DEBOUNCE_MS', 5),
     indexPollMs: intFrom(env.CHANNELD_INDEX_POLL_MS, 'CHANNELD_INDEX_POLL_MS', 500, 10),
     indexLeaseMs: intFrom(env.CHANNELD_INDEX_LEASE_MS, 'CHANNELD_INDEX_LEASE_MS', 30_000, 1000),
+    readCacheMaxBytes: intFrom(env.CHANNELD_READ_CACHE_MAX_BYTES, 'CHANNELD_READ_CACHE_MAX_BYTES', 1 * GiB, 0),
     uploadIntentTimeoutMs: intFrom(env.CHANNELD_UPLOAD_INTENT_TIMEOUT_MS, 'CHANNELD_UPLOAD_INTENT_TIMEOUT_MS', 180_000, 1000),
     keyCacheTtlMs: intFrom(env.CHANNELD_KEY_CACHE_TTL_MS, 'CHANNELD_KEY_CACHE_TTL_MS', 5 * 60_000),
     repodataMaxAgeSeconds: intFrom(env.CHANNELD_REPODATA_MAX_AGE, 'CHANNELD_REPODATA_MAX_AGE', 60),

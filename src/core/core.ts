@@ -15,6 +15,7 @@ import type { Repositories } from '../db/repositories.js';
 import { createRepositories } from '../db/index.js';
 import { Indexer } from '../indexer/indexer.js';
 import { createObjectStore } from '../storage/create-store.js';
+import { LocalReadCache } from '../storage/read-cache.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { AuditLog } from './audit.js';
 import { CatalogService } from './catalog.js';
@@ -42,6 +43,8 @@ export interface Core {
   tempDir: string;
   /** Names this process in index leases and upload intents (`<host>:<pid>:<random>`). */
   owner: string;
+  /** Local copies of immutable index files when storage is remote (the server only; null otherwise). */
+  readCache: LocalReadCache | null;
   /** Start-up recovery + background indexing (the server; not the CLI). */
   startBackground(): Promise<void>;
   /** Drains the indexer and closes the database. */
@@ -69,7 +72,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
   const oidc = new OidcVerifier(config.oidcIssuers, { jwksCooldownMs: config.oidcJwksCooldownMs });
   let closed = false;
   const timers: NodeJS.Timeout[] = [];
-  return {
+  const core: Core = {
     config,
     repos,
     store,
@@ -78,6 +81,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     auth: new Authenticator(verifier, sessions, new PublisherTokenVerifier(repos.oidc), (userId) => repos.channels.rolesOfUser(userId)),
     tempDir,
     owner,
+    readCache: null,
     indexer,
     users: new UserService(repos, verifier, audit),
     audit,
@@ -89,6 +93,10 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     }),
     async startBackground() {
       await recover(repos, store, tempDir, log, config.uploadIntentTimeoutMs);
+      // Not in createCore: a CLI command beside a running server must not empty the server's cache.
+      if (!store.localFile && config.readCacheMaxBytes > 0) {
+        core.readCache = await LocalReadCache.open(path.join(config.dataDir, 'cache'), store, config.readCacheMaxBytes);
+      }
       // This process's uploads in flight say they are alive; other
       // processes' abandoned ones are settled (a replica died mid-upload).
       const every = (ms: number, task: () => Promise<unknown>) => {
@@ -114,4 +122,5 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
       await repos.close();
     },
   };
+  return core;
 }

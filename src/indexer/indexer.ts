@@ -48,7 +48,7 @@ const SHARD_VARIANTS = new Set(['repodata_shards.msgpack.zst']);
 const SHARD_COLLECTION_INTERVAL_MS = 10 * 60_000;
 
 /** Names per channeldata.json query: a few milliseconds of work at a time. */
-const CHANNELDATA_NAMES_PER_READ = 64;
+const CHANNELDATA_NAMES_PER_READ = 32;
 
 const jobKey = (ref: SubdirRef, kind: Kind) => `${ref.channelId}/${ref.subdir}/${kind}`;
 
@@ -307,6 +307,16 @@ export class Indexer {
     });
   }
 
+  /** Resolves after a turn of the event loop with no shard pass running. */
+  private async shardPassesIdle(): Promise<void> {
+    for (;;) {
+      const shards = this.lanes.shards;
+      await shards;
+      await yieldToEventLoop();
+      if (shards === this.lanes.shards) return;
+    }
+  }
+
   private scheduleChanneldata(ref: SubdirRef): void {
     if (this.closed || this.channeldataTimers.has(ref.channelId)) return;
     // At conda-forge size a rebuild costs seconds of CPU: space rebuilds by
@@ -325,17 +335,21 @@ export class Indexer {
       // A slice of names per statement, yielding between slices: one query
       // over a 465k-record channel held the event loop for seconds, and
       // every request (and shard pass) waited behind it.
+      // It is the least urgent work here: before each slice it lets a running
+      // shard pass finish, so an upload's shard pass is not stretched by
+      // slices interleaved with its every await (~200 ms at 100k records).
+      // (Not full passes: seconds each, back to back under steady uploads.)
       const names = await this.repos.catalog.channeldataNames(channelId);
       const versions: ChanneldataVersion[] = [];
       for (let i = 0; i < names.length; i += CHANNELDATA_NAMES_PER_READ) {
+        await this.shardPassesIdle();
         versions.push(...(await this.repos.catalog.channeldataVersions(channelId, names.slice(i, i + CHANNELDATA_NAMES_PER_READ))));
-        await yieldToEventLoop();
       }
       const json = await buildChanneldata(versions, this.opts.newestFirst, async (wanted) => {
         const about = new Map<string, ChanneldataAbout>();
         for (let i = 0; i < wanted.length; i += CHANNELDATA_NAMES_PER_READ) {
+          await this.shardPassesIdle();
           for (const [name, a] of await this.repos.catalog.channeldataAbout(channelId, wanted.slice(i, i + CHANNELDATA_NAMES_PER_READ))) about.set(name, a);
-          await yieldToEventLoop();
         }
         return about;
       });

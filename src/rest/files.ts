@@ -96,7 +96,8 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
         cacheControl: maxAge,
         ...(filename === 'repodata.json' ? { vary: 'Accept-Encoding' } : {}),
         ...(gzip ? { contentEncoding: 'gzip' } : {}),
-      });
+        immutable: true,
+      }, core.readCache);
     }
 
     if (filename === 'repodata_shards.msgpack.zst') {
@@ -108,7 +109,8 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
         etag: `"${state.shardIndexSha256}"`,
         contentType: 'application/zstd',
         cacheControl: maxAge,
-      });
+        immutable: true,
+      }, core.readCache);
     }
 
     const sigs = filename.endsWith(SIGS_SUFFIX);
@@ -156,13 +158,15 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
     const m = /^([0-9a-f]{64})\.msgpack\.zst$/.exec(file);
     if (!m) throw new Errors.NOT_FOUND(`no shard '${file}'`);
     const key = shardKey(channel.name, subdir, m[1]!);
-    if ((await core.store.stat(key)) === null) throw new Errors.NOT_FOUND(`no shard '${file}'`);
+    const cached = core.readCache ? await core.readCache.localCopy(key) : null;
+    if (cached === null && (await core.store.stat(key)) === null) throw new Errors.NOT_FOUND(`no shard '${file}'`);
     return sendStoredFile(request, reply, core.store, {
       key,
       etag: `"${m[1]}"`,
       contentType: 'application/zstd',
       cacheControl: `${cacheScope(channel)}, max-age=31536000, immutable`,
-    });
+      immutable: true,
+    }, core.readCache);
   });
 
   // CEP-38 channeldata.json at the channel root. It is replaced in place, so
@@ -199,10 +203,14 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
     let pending = compressing.get(gzKey);
     if (!pending) {
       pending = (async () => {
-        if ((await core.store.stat(gzKey)) === null) {
+        const exists = core.readCache ? (await core.readCache.localCopy(gzKey)) !== null : (await core.store.stat(gzKey)) !== null;
+        if (!exists) {
           const source = await core.store.read(key);
           if (source === null) throw new Errors.NOT_FOUND('file not found');
-          await core.store.putStream(gzKey, source.stream.pipe(createGzip({ level: 6 })));
+          const gzip = createGzip({ level: 6 });
+          // pipe() does not pass a source error on: without this a failed read would end the .gz short.
+          source.stream.once('error', (err) => gzip.destroy(err));
+          await core.store.putStream(gzKey, source.stream.pipe(gzip));
         }
         return gzKey;
       })().finally(() => compressing.delete(gzKey));

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.js';
 import type { ObjectStat, ObjectStore } from '../storage/object-store.js';
+import type { LocalReadCache } from '../storage/read-cache.js';
 
 export interface StoredFile {
   key: string;
@@ -19,6 +20,8 @@ export interface StoredFile {
   cacheControl: string;
   contentEncoding?: string;
   vary?: string;
+  /** The key names fixed content (an index generation, a shard): a remote store's object may be served from a local copy. */
+  immutable?: boolean;
 }
 
 function listMatches(header: string, etag: string, weak: boolean): boolean {
@@ -34,7 +37,9 @@ interface SendResult {
   stream: NodeJS.ReadableStream | null;
 }
 
-export async function sendStoredFile(request: FastifyRequest, reply: FastifyReply, store: ObjectStore, file: StoredFile): Promise<FastifyReply> {
+export async function sendStoredFile(
+  request: FastifyRequest, reply: FastifyReply, store: ObjectStore, file: StoredFile, cache: LocalReadCache | null = null,
+): Promise<FastifyReply> {
   const h = request.headers;
   const common = (r: FastifyReply) => {
     r.header('etag', file.etag).header('cache-control', file.cacheControl).header('content-type', file.contentType);
@@ -65,8 +70,9 @@ export async function sendStoredFile(request: FastifyRequest, reply: FastifyRepl
   }
   let result: SendResult;
   try {
-    result = store.localFile
-      ? await sendFromFile(store.localFile(file.key), request.method, passOn)
+    const local = store.localFile ? store.localFile(file.key) : cache && file.immutable ? await cache.localCopy(file.key) : null;
+    result = local !== null
+      ? await sendFromFile(local, request.method, passOn)
       : await sendFromStore(store, file.key, request.method, passOn);
   } catch (err) {
     if (!(err instanceof Refusal)) throw err;
