@@ -13,6 +13,8 @@ import { PublisherTokenVerifier } from '../auth/publisher-tokens.js';
 import type { Config } from '../config.js';
 import type { Repositories } from '../db/repositories.js';
 import { createRepositories } from '../db/index.js';
+import { sqliteFile } from '../db/sqlite/index.js';
+import { channeldataInWorker } from '../indexer/channeldata-in-worker.js';
 import { Indexer } from '../indexer/indexer.js';
 import { createObjectStore } from '../storage/create-store.js';
 import { LocalReadCache } from '../storage/read-cache.js';
@@ -64,6 +66,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     pollMs: config.indexPollMs,
     leaseMs: config.indexLeaseMs,
     newestFirst: sortVersionsDesc,
+    ...(config.databaseUrl === null ? { buildChanneldata: channeldataInWorker(sqliteFile(config.dataDir)) } : {}),
     owner,
   });
   const audit = new AuditLog(repos.audit);

@@ -3,6 +3,7 @@
 // timestamp), install-script flags OR'ed over every build, run_exports by
 // version, the newest timestamp in seconds, and the subdirs it is in.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { CatalogRepository } from '../db/repositories.js';
 import { canonicalJson } from './repodata.js';
 
 /** Names handled between two yields to the event loop. */
@@ -115,4 +116,30 @@ export async function buildChanneldata(
     if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
   }
   return `{"channeldata_version":1,"packages":{${packages}},"subdirs":${canonicalJson([...allSubdirs].sort())}}`;
+}
+
+/** The catalog queries channeldata.json is built from. */
+export type ChanneldataSource = Pick<CatalogRepository, 'channeldataNames' | 'channeldataVersions' | 'channeldataAbout'>;
+
+/** Reads a channel's names, versions and about.json (a slice of names per query) and builds channeldata.json. */
+export async function channeldataFromCatalog(
+  catalog: ChanneldataSource,
+  channelId: number,
+  newestFirst: (versions: string[]) => string[],
+  opts: { namesPerRead: number; beforeRead?: () => Promise<void> },
+): Promise<string> {
+  const names = await catalog.channeldataNames(channelId);
+  const versions: ChanneldataVersion[] = [];
+  for (let i = 0; i < names.length; i += opts.namesPerRead) {
+    await opts.beforeRead?.();
+    versions.push(...(await catalog.channeldataVersions(channelId, names.slice(i, i + opts.namesPerRead))));
+  }
+  return buildChanneldata(versions, newestFirst, async (wanted) => {
+    const about = new Map<string, ChanneldataAbout>();
+    for (let i = 0; i < wanted.length; i += opts.namesPerRead) {
+      await opts.beforeRead?.();
+      for (const [name, a] of await catalog.channeldataAbout(channelId, wanted.slice(i, i + opts.namesPerRead))) about.set(name, a);
+    }
+    return about;
+  });
 }

@@ -22,7 +22,7 @@ import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { buildChanneldata, type ChanneldataAbout, type ChanneldataVersion } from './channeldata.js';
+import { channeldataFromCatalog } from './channeldata.js';
 import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
 
 export interface IndexerOptions {
@@ -37,6 +37,8 @@ export interface IndexerOptions {
   channeldataDebounceMs?: number;
   /** Orders version strings newest first (conda order). */
   newestFirst: (versions: string[]) => string[];
+  /** Builds a channel's channeldata.json off the event loop, when the database allows it. */
+  buildChanneldata?: (channelId: number) => Promise<string>;
 }
 
 type Kind = IndexKind;
@@ -332,27 +334,18 @@ export class Indexer {
   private async writeChanneldata(channelId: number, channel: string): Promise<void> {
     const started = performance.now();
     try {
-      // A slice of names per statement, yielding between slices: one query
-      // over a 465k-record channel held the event loop for seconds, and
-      // every request (and shard pass) waited behind it.
-      // It is the least urgent work here: before each slice it lets a running
-      // shard pass finish, so an upload's shard pass is not stretched by
-      // slices interleaved with its every await (~200 ms at 100k records).
-      // (Not full passes: seconds each, back to back under steady uploads.)
-      const names = await this.repos.catalog.channeldataNames(channelId);
-      const versions: ChanneldataVersion[] = [];
-      for (let i = 0; i < names.length; i += CHANNELDATA_NAMES_PER_READ) {
-        await this.shardPassesIdle();
-        versions.push(...(await this.repos.catalog.channeldataVersions(channelId, names.slice(i, i + CHANNELDATA_NAMES_PER_READ))));
-      }
-      const json = await buildChanneldata(versions, this.opts.newestFirst, async (wanted) => {
-        const about = new Map<string, ChanneldataAbout>();
-        for (let i = 0; i < wanted.length; i += CHANNELDATA_NAMES_PER_READ) {
-          await this.shardPassesIdle();
-          for (const [name, a] of await this.repos.catalog.channeldataAbout(channelId, wanted.slice(i, i + CHANNELDATA_NAMES_PER_READ))) about.set(name, a);
-        }
-        return about;
-      });
+      // Built elsewhere when the database allows (a worker thread on its own
+      // SQLite connection: seconds of SQL and JSON at 465k records, none of
+      // it on the event loop). Otherwise here, a slice of names at a time,
+      // and as the least urgent work: before each slice a running shard pass
+      // finishes first, so an upload's shard pass is not stretched by slices
+      // interleaved with its every await (~200 ms at 100k records). (Not
+      // full passes: seconds each, back to back under steady uploads.)
+      const json = this.opts.buildChanneldata
+        ? await this.opts.buildChanneldata(channelId)
+        : await channeldataFromCatalog(this.repos.catalog, channelId, this.opts.newestFirst, {
+          namesPerRead: CHANNELDATA_NAMES_PER_READ, beforeRead: () => this.shardPassesIdle(),
+        });
       await this.store.putStream(channeldataKey(channel), [json]);
     } catch (err) {
       this.log.error({ err, channel }, 'channeldata.json write failed');
