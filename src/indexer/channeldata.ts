@@ -1,4 +1,5 @@
-// channeldata.json (CEP-38) at the channel root, pure. Per package name:
+// channeldata.json (CEP-38) at the channel root. buildChanneldata is pure;
+// channeldataFromCatalog feeds it from the catalog port. Per package name:
 // text fields from its newest version (conda version order, then
 // timestamp), install-script flags OR'ed over every build, run_exports by
 // version, the newest timestamp in seconds, and the subdirs it is in.

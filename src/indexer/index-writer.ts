@@ -134,38 +134,62 @@ function tee<T>(source: AsyncIterable<T>): [AsyncIterable<T>, AsyncIterable<T>] 
   const branches = [0, 1].map(() => new PassThrough({ objectMode: true, highWaterMark: 4 }));
   from.on('error', (err) => branches.forEach((b) => b.destroy(err)));
   for (const b of branches) {
-    // A reader that gives up must not leave the source paused for the other.
-    b.on('close', () => from.unpipe(b));
+    // A reader that gives up must not leave the source paused for the other;
+    // once both are gone the source is closed (its database cursor with it).
+    b.on('close', () => {
+      from.unpipe(b);
+      if (branches.every((x) => x.destroyed)) from.destroy();
+    });
     from.pipe(b);
   }
   return [branches[0]!, branches[1]!];
 }
 
-/** Splits a scan back into the two maps' batches, read in order (tarBz2 to its end, then conda). */
+/**
+ * Splits a scan back into the two maps' batches, read in order (tarBz2 to
+ * its end, then conda). A reader that stops early (its write failed) closes
+ * the scan branch, so the tee can close the source.
+ */
 function byFormat(source: AsyncIterable<ScanBatch>): { tarBz2: AsyncIterable<SnapshotRecord[]>; conda: AsyncIterable<SnapshotRecord[]> } {
   const it = source[Symbol.asyncIterator]();
   let firstConda: SnapshotRecord[] | null = null;
   let ended = false;
+  let handedOver = false;
+  const giveUp = async () => {
+    if (!ended) await it.return?.();
+  };
   async function* tarBz2(): AsyncGenerator<SnapshotRecord[]> {
-    for (;;) {
-      const next = await it.next();
-      if (next.done) {
-        ended = true;
-        return;
+    try {
+      for (;;) {
+        const next = await it.next();
+        if (next.done) {
+          ended = true;
+          handedOver = true;
+          return;
+        }
+        if (next.value.format === 'conda') {
+          firstConda = next.value.rows;
+          handedOver = true;
+          return;
+        }
+        yield next.value.rows;
       }
-      if (next.value.format === 'conda') {
-        firstConda = next.value.rows;
-        return;
-      }
-      yield next.value.rows;
+    } finally {
+      if (!handedOver) await giveUp();
     }
   }
   async function* conda(): AsyncGenerator<SnapshotRecord[]> {
-    if (firstConda) yield firstConda;
-    while (!ended) {
-      const next = await it.next();
-      if (next.done) return;
-      yield next.value.rows;
+    let done = false;
+    try {
+      if (firstConda) yield firstConda;
+      while (!ended) {
+        const next = await it.next();
+        if (next.done) break;
+        yield next.value.rows;
+      }
+      done = true;
+    } finally {
+      if (!done) await giveUp();
     }
   }
   return { tarBz2: tarBz2(), conda: conda() };

@@ -16,12 +16,12 @@
 //   agree and a reader never sees a half-written file.
 // - Package files whose rows were deleted are unlinked only once both kinds
 //   of index no longer list them; superseded shards live a week more.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, Repositories } from '../db/repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { channeldataFromCatalog } from './channeldata.js';
 import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
 
@@ -339,8 +339,8 @@ export class Indexer {
       // it on the event loop). Otherwise here, a slice of names at a time,
       // and as the least urgent work: before each slice a running shard pass
       // finishes first, so an upload's shard pass is not stretched by slices
-      // interleaved with its every await (~200 ms at 100k records). (Not
-      // full passes: seconds each, back to back under steady uploads.)
+      // interleaved with its awaits. (Not full passes: seconds each, back to
+      // back under steady uploads, they would starve it.)
       const json = this.opts.buildChanneldata
         ? await this.opts.buildChanneldata(channelId)
         : await channeldataFromCatalog(this.repos.catalog, channelId, this.opts.newestFirst, {
