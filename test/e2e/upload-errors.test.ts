@@ -111,7 +111,8 @@ class Sandbox {
     const { core } = this.server;
     // Generated index files (generations, shards, channeldata.json) are rewritten
     // in the background after earlier, successful uploads; they are not uploads.
-    const files = filesUnder(this.root).filter((f) => !/[/\\](_index[/\\]|shards[/\\]|(\.tmp-[^/\\]*)?channeldata\.json$|channeld\.(db|pid))/.test(f));
+    // Nor is the read cache's copy of them (remote storage: data/cache/).
+    const files = filesUnder(this.root).filter((f) => !/[/\\](_index[/\\]|shards[/\\]|cache[/\\]|(\.tmp-[^/\\]*)?channeldata\.json$|channeld\.(db|pid))/.test(f));
     const rows: Record<string, string[]> = {};
     const repodata: Record<string, string> = {};
     // Through the store as well: on S3 storage the data folder holds no packages.
