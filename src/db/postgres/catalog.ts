@@ -10,6 +10,7 @@ import type {
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
+import { packagePages, type RankedPackageRow } from '../package-pages.js';
 import { FLAG_NAMES, type ChanneldataAbout, type ChanneldataVersion } from '../../indexer/channeldata.js';
 import { type ChannelRow, toChannel } from '../sqlite/channels.js';
 import { packageKeyString } from '../sqlite/catalog.js';
@@ -103,7 +104,7 @@ export class PgCatalogRepository implements CatalogRepository {
     }
     const partition = perChannel ? 'PARTITION BY channel_id' : '';
     const offset = page.limit * page.page;
-    const found = await this.all<{ channel_id: number; name: string; total_size: number; last_created: number; variants: number; sim: number; rn: number; total: number }>(
+    const found = await this.all<RankedPackageRow & { rn: number }>(
       `WITH agg AS (
          SELECT p.channel_id, p.name, sum(p.size_bytes) AS total_size, max(p.created_at) AS last_created,
                 count(*) AS variants, ${sim} AS sim
@@ -116,22 +117,10 @@ export class PgCatalogRepository implements CatalogRepository {
        SELECT * FROM ranked WHERE rn > ${params.add(offset, '::bigint')} AND rn <= ${params.add(offset + page.limit, '::bigint')}
        ORDER BY ${perChannel ? 'channel_id, ' : ''}rn`,
       params.values);
-    const out = new Map<number | 'all', Page<PackageListRow>>();
-    for (const r of found) {
-      const key = perChannel ? r.channel_id : 'all';
-      let p = out.get(key);
-      if (!p) out.set(key, (p = { items: [], totalCount: r.total }));
-      p.items.push({ channelId: r.channel_id, name: r.name, totalSizeBytes: r.total_size, lastCreatedAt: r.last_created, variantCount: r.variants, similarity: order && 'bySimilarity' in order ? r.sim : null });
-    }
-    // Pages past the end still need the total.
-    if (offset > 0) {
-      const missing = perChannel ? (channelIds === 'all-in-scope' ? [] : channelIds.filter((id) => !out.has(id))) : out.has('all') ? [] : ['all' as const];
-      if (missing.length > 0) {
-        const totals = await this.packagesPages(channelIds, scope, filter, order, { limit: 1, page: 0 }, perChannel);
-        for (const [k, v] of totals) if (!out.has(k)) out.set(k, { items: [], totalCount: v.totalCount });
-      }
-    }
-    return out;
+    return packagePages(found, {
+      perChannel, withSimilarity: order !== null && 'bySimilarity' in order, offset, channelIds,
+      totals: () => this.packagesPages(channelIds, scope, filter, order, { limit: 1, page: 0 }, perChannel),
+    });
   }
 
   async packageRows(keys: PackageKey[]): Promise<PackageListRow[]> {

@@ -3,7 +3,7 @@
 // case-sensitive matches, no LIKE wildcards. Column names come only from the
 // caller's field map, never from input.
 import type { FilterTree, StringFilter } from '../../core/types.js';
-import type { FieldMap } from '../sqlite/filters.js';
+import { type FieldMap, filterTreeSql } from '../filter-tree.js';
 
 export class PgParams {
   readonly values: unknown[] = [];
@@ -30,20 +30,10 @@ function stringConditions(col: string, f: StringFilter, params: PgParams): strin
 }
 
 export function filterSql<F>(tree: FilterTree<F> | null | undefined, fields: FieldMap, params: PgParams): string {
-  if (!tree) return 'TRUE';
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(tree as Record<string, unknown>)) {
-    if (value === null || value === undefined) continue;
-    if (key === 'and' || key === 'or') {
-      const subs = (value as FilterTree<F>[]).map((t) => `(${filterSql(t, fields, params)})`);
-      if (subs.length > 0) parts.push(`(${subs.join(key === 'and' ? ' AND ' : ' OR ')})`);
-      continue;
-    }
-    const field = fields[key];
-    if (!field) continue;
+  return filterTreeSql(tree, fields, {
+    always: 'TRUE',
     // Boolean fields are 0/1 integers, as in SQLite.
-    if (field.kind === 'boolean') parts.push(`${field.sql} = ${params.add(value ? 1 : 0, '::bigint')}`);
-    else parts.push(...stringConditions(field.sql, value as StringFilter, params));
-  }
-  return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
+    boolean: (col, value) => `${col} = ${params.add(value ? 1 : 0, '::bigint')}`,
+    strings: (col, f) => stringConditions(col, f, params),
+  });
 }

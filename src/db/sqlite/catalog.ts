@@ -12,6 +12,7 @@ import type {
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
+import { packagePages, type RankedPackageRow } from '../package-pages.js';
 import { FLAG_NAMES, type ChanneldataAbout, type ChanneldataVersion } from '../../indexer/channeldata.js';
 import { type ChannelRow, toChannel } from './channels.js';
 import { filterSql, SqlParams, trigramSimilarity } from './filters.js';
@@ -109,7 +110,7 @@ export class SqliteCatalogRepository implements CatalogRepository {
     }
     const partition = perChannel ? 'PARTITION BY channel_id' : '';
     const offset = page.limit * page.page;
-    const rows = this.all<{ channel_id: number; name: string; total_size: number; last_created: number; variants: number; sim: number; rn: number; total: number }>(
+    const rows = this.all<RankedPackageRow & { rn: number }>(
       `WITH agg AS (
          SELECT p.channel_id, p.name, sum(p.size_bytes) AS total_size, max(p.created_at) AS last_created,
                 count(*) AS variants, ${sim} AS sim
@@ -122,22 +123,10 @@ export class SqliteCatalogRepository implements CatalogRepository {
        SELECT * FROM ranked WHERE rn > ${params.add(offset)} AND rn <= ${params.add(offset + page.limit)}
        ORDER BY ${perChannel ? 'channel_id, ' : ''}rn`,
       params.values);
-    const out = new Map<number | 'all', Page<PackageListRow>>();
-    for (const r of rows) {
-      const key = perChannel ? r.channel_id : 'all';
-      let p = out.get(key);
-      if (!p) out.set(key, (p = { items: [], totalCount: r.total }));
-      p.items.push({ channelId: r.channel_id, name: r.name, totalSizeBytes: r.total_size, lastCreatedAt: r.last_created, variantCount: r.variants, similarity: order && 'bySimilarity' in order ? r.sim : null });
-    }
-    // Pages past the end still need the total.
-    if (offset > 0) {
-      const missing = perChannel ? (channelIds === 'all-in-scope' ? [] : channelIds.filter((id) => !out.has(id))) : out.has('all') ? [] : ['all' as const];
-      if (missing.length > 0) {
-        const totals = await this.packagesPages(channelIds, scope, filter, order, { limit: 1, page: 0 }, perChannel);
-        for (const [k, v] of totals) if (!out.has(k)) out.set(k, { items: [], totalCount: v.totalCount });
-      }
-    }
-    return out;
+    return packagePages(rows, {
+      perChannel, withSimilarity: order !== null && 'bySimilarity' in order, offset, channelIds,
+      totals: () => this.packagesPages(channelIds, scope, filter, order, { limit: 1, page: 0 }, perChannel),
+    });
   }
 
   async packageRows(keys: PackageKey[]): Promise<PackageListRow[]> {

@@ -2,8 +2,9 @@
 // with named parameters. Column names come only from the caller's field map,
 // never from input.
 import type { FilterTree, StringFilter } from '../../core/types.js';
+import { type FieldMap, filterTreeSql } from '../filter-tree.js';
 
-export type FieldMap = Record<string, { kind: 'string' | 'boolean'; sql: string }>;
+export type { FieldMap };
 
 export class SqlParams {
   readonly values: Record<string, unknown> = {};
@@ -35,21 +36,11 @@ function stringConditions(col: string, f: StringFilter, params: SqlParams): stri
 }
 
 export function filterSql<F>(tree: FilterTree<F> | null | undefined, fields: FieldMap, params: SqlParams): string {
-  if (!tree) return '1';
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(tree as Record<string, unknown>)) {
-    if (value === null || value === undefined) continue;
-    if (key === 'and' || key === 'or') {
-      const subs = (value as FilterTree<F>[]).map((t) => `(${filterSql(t, fields, params)})`);
-      if (subs.length > 0) parts.push(`(${subs.join(key === 'and' ? ' AND ' : ' OR ')})`);
-      continue;
-    }
-    const field = fields[key];
-    if (!field) continue;
-    if (field.kind === 'boolean') parts.push(`${field.sql} = ${params.add(value ? 1 : 0)}`);
-    else parts.push(...stringConditions(field.sql, value as StringFilter, params));
-  }
-  return parts.length === 0 ? '1' : parts.join(' AND ');
+  return filterTreeSql(tree, fields, {
+    always: '1',
+    boolean: (col, value) => `${col} = ${params.add(value ? 1 : 0)}`,
+    strings: (col, f) => stringConditions(col, f, params),
+  });
 }
 
 /** pg_trgm-style trigram similarity in [0, 1] (registered as an SQL function for search ordering). */
