@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { loadConfig } from '../../src/config.js';
-import { S3RVER_CREDENTIALS, startS3Double, type S3Double } from '../helpers/backends.js';
+import { s3Env, startS3Double, type S3Double } from '../helpers/backends.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -33,13 +33,7 @@ async function upload(channel: string): Promise<void> {
 before(async () => {
   s3 = await startS3Double();
   server = await startServer({
-    env: {
-      CHANNELD_STORAGE_URL: `s3://${await s3.newBucket()}/pkgs`,
-      CHANNELD_S3_ENDPOINT: s3.endpoint,
-      CHANNELD_S3_FORCE_PATH_STYLE: 'true',
-      CHANNELD_DOWNLOAD_REDIRECT: 'presigned',
-      ...S3RVER_CREDENTIALS,
-    },
+    env: { ...(await s3Env(s3, 'pkgs')), CHANNELD_DOWNLOAD_REDIRECT: 'presigned' },
   });
   await server.core.channels.create('open', server.admin.id, { isPublic: true });
   await server.core.channels.create('closed', server.admin.id, { isPublic: false });

@@ -199,6 +199,16 @@ export async function startS3Double(): Promise<S3Double> {
   };
 }
 
+/** What points a server or CLI run at a new, empty bucket on this s3rver. */
+export async function s3Env(s3: S3Double, prefix = 'channels'): Promise<Record<string, string>> {
+  return {
+    CHANNELD_STORAGE_URL: `s3://${await s3.newBucket()}/${prefix}`,
+    CHANNELD_S3_ENDPOINT: s3.endpoint,
+    CHANNELD_S3_FORCE_PATH_STYLE: 'true',
+    ...S3RVER_CREDENTIALS,
+  };
+}
+
 let shared: Promise<S3Double> | null = null;
 const bucketOf = new Map<string, Promise<Record<string, string>>>();
 
@@ -215,13 +225,7 @@ export function storageEnv(dataDir: string): Promise<Record<string, string>> {
   if (!env) {
     env = (async () => {
       shared ??= startS3Double();
-      const s3 = await shared;
-      return {
-        CHANNELD_STORAGE_URL: `s3://${await s3.newBucket()}/channels`,
-        CHANNELD_S3_ENDPOINT: s3.endpoint,
-        CHANNELD_S3_FORCE_PATH_STYLE: 'true',
-        ...S3RVER_CREDENTIALS,
-      };
+      return s3Env(await shared);
     })();
     bucketOf.set(key, env);
   }

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { S3RVER_CREDENTIALS, startS3Double, type S3Double } from '../helpers/backends.js';
+import { s3Env, startS3Double, type S3Double } from '../helpers/backends.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -28,14 +28,7 @@ async function upload(file: string, filename: string): Promise<void> {
 
 before(async () => {
   s3 = await startS3Double();
-  server = await startServer({
-    env: {
-      CHANNELD_STORAGE_URL: `s3://${await s3.newBucket()}/pkgs`,
-      CHANNELD_S3_ENDPOINT: s3.endpoint,
-      CHANNELD_S3_FORCE_PATH_STYLE: 'true',
-      ...S3RVER_CREDENTIALS,
-    },
-  });
+  server = await startServer({ env: await s3Env(s3, 'pkgs') });
   await server.core.channels.create('cached', server.admin.id, { isPublic: true });
   await upload(pkgs[0]!.file, pkgs[0]!.filename);
   const store = server.core.store;
