@@ -11,12 +11,12 @@
 // whole snapshot or nothing), then objects. An interrupted run is re-run
 // with --resume: the rows are replaced by a fresh snapshot (cheap) and
 // objects already in the bucket are kept when they provably match.
-import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import cliProgress from 'cli-progress';
 import type { Config } from '../config.js';
+import { hashStream } from '../core/hash-file.js';
 import { inTransaction, openPostgres, type Pool, type PoolClient } from '../db/postgres/database.js';
 import { MIGRATIONS } from '../db/migrations.js';
 import { sqliteFile } from '../db/sqlite/index.js';
@@ -251,16 +251,6 @@ async function listKeys(root: string): Promise<Array<{ key: string; size: number
  */
 const immutable = (key: string): boolean => /\/_index\/[^/]+$/.test(key) || /\/shards\/[0-9a-f]{64}\.msgpack\.zst$/.test(key);
 
-async function sha256Of(stream: AsyncIterable<Uint8Array | string>): Promise<{ sha256: string; sizeBytes: number }> {
-  const hash = createHash('sha256');
-  let sizeBytes = 0;
-  for await (const chunk of stream) {
-    hash.update(chunk);
-    sizeBytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength;
-  }
-  return { sha256: hash.digest('hex'), sizeBytes };
-}
-
 async function copyObjects(
   source: FsObjectStore, target: ObjectStore, expected: Map<string, Expected>, opts: MigrateOptions, ui: Progress,
 ): Promise<Pick<MigrateSummary, 'objectsCopied' | 'objectsSkipped' | 'bytesCopied'>> {
@@ -278,7 +268,7 @@ async function copyObjects(
     if (existing && existing.sizeBytes === size) {
       if (want) {
         const there = await target.read(key);
-        const got = there ? await sha256Of(there.stream) : null;
+        const got = there ? await hashStream(there.stream) : null;
         if (got && got.sha256 === want.sha256 && got.sizeBytes === want.sizeBytes) {
           verified.add(key);
           objectsSkipped++;
