@@ -48,7 +48,7 @@
 // repodata.json + .zst rewrite < 3 s at 465k records; repodata.json req/s
 // ≥ 0.7 × nginx; solve bytes ≤ 1/20 of repodata.json.zst.
 //
-//   node --import tsx bench/shards.ts [--quick]
+//   node --import tsx bench/shards.ts [--quick] [--sizes=465000]
 import { decode } from '@msgpack/msgpack';
 import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -71,7 +71,7 @@ import { spawnBenchServer, stopServer, uploadRaw } from './lib/http.js';
 import { checkNames, loadTemplates, packageRow, versionOf, type Template } from './lib/synthetic.js';
 
 const args = parseBenchArgs();
-const SIZES = args.quick ? [20_000, 100_000] : [100_000, 465_000];
+const SIZES = args.sizes ?? (args.quick ? [20_000, 100_000] : [100_000, 465_000]);
 const TARGET_RECORDS = 465_000;
 const PER_NAME = 25;
 const BUILDS_PER_VERSION = 5;
@@ -866,7 +866,8 @@ runBench('shards', args.quick ? 6 * 60_000 : 29 * 60_000, async () => {
   process.stdout.write(`targets (printed, not asserted):\n${lines.map((l) => `  ${l}\n`).join('')}`);
   process.stdout.write(`notes: peak RSS = ${hwmResettable ? 'VmHWM of this process after writing 5 to /proc/self/clear_refs before each indexNow' : 'VmRSS before/after (VmHWM reset not permitted)'}; ` +
     `server peak RSS = VmHWM/VmRSS of the server process over its upload series; 'after ack' = shard visible minus the upload's own time; ` +
-    `'where the time goes' = wall ms during which at least one call of that kind was in flight (number of calls), wrapped around repository and storage calls; ` +
+    `'where the time goes' = wall ms during which at least one call of that kind was in flight (number of calls), wrapped around repository and storage calls ` +
+    `of this thread (on SQLite a full pass reads and writes in a worker thread: its calls are not in the table); ` +
     `zstd-${SHARD_ZSTD_LEVEL} / zstd-3 = compressing this subdir's shard index (or one shard, mean of 200) in this process, at the indexer's level (SHARD_ZSTD_LEVEL = ${SHARD_ZSTD_LEVEL}) and at 3.\n`);
   printResultJson('shards', args, {
     sizes: SIZES, perName: PER_NAME, shardZstdLevel: SHARD_ZSTD_LEVEL, uploads: UPLOADS, shardPollMs: SHARD_POLL_MS, repodataPollMs: REPODATA_POLL_MS,

@@ -12,15 +12,19 @@ export const MiB = 1024 * 1024;
 
 export interface BenchArgs {
   quick: boolean;
+  /** --sizes=100000,465000: the subdir sizes to measure, for scripts that take sizes (null = the script's own). */
+  sizes: number[] | null;
 }
 
 export function parseBenchArgs(argv = process.argv.slice(2)): BenchArgs {
-  const unknown = argv.filter((a) => a !== '--quick');
-  if (unknown.length > 0) {
-    process.stderr.write(`unknown argument(s): ${unknown.join(' ')} (only --quick is accepted)\n`);
+  const sizesArg = argv.find((a) => a.startsWith('--sizes='));
+  const sizes = sizesArg ? sizesArg.slice('--sizes='.length).split(',').map(Number) : null;
+  const unknown = argv.filter((a) => a !== '--quick' && a !== sizesArg);
+  if (unknown.length > 0 || (sizes && sizes.some((n) => !Number.isInteger(n) || n <= 0))) {
+    process.stderr.write(`bad argument(s): ${[...unknown, sizesArg ?? ''].join(' ').trim()} (accepted: --quick, --sizes=N[,N…])\n`);
     process.exit(2);
   }
-  return { quick: argv.includes('--quick') };
+  return { quick: argv.includes('--quick'), sizes };
 }
 
 type Cleanup = () => void | Promise<void>;
