@@ -15,6 +15,7 @@ import type { Repositories } from '../db/repositories.js';
 import { createRepositories } from '../db/index.js';
 import { sqliteFile } from '../db/sqlite/index.js';
 import { channeldataInWorker } from '../indexer/channeldata-in-worker.js';
+import { FullPassThread } from '../indexer/full-pass-in-worker.js';
 import { Indexer } from '../indexer/indexer.js';
 import { createObjectStore } from '../storage/create-store.js';
 import { LocalReadCache } from '../storage/read-cache.js';
@@ -60,13 +61,18 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
   // Names this process in leases and upload intents.
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const verifier = new ApiKeyVerifier(repos.apiKeys, repos.users, config.keyCacheTtlMs);
+  // On SQLite the heavy index work runs in worker threads with their own
+  // read connections (on PostgreSQL it awaits the network and stays here).
+  const onSqlite = config.databaseUrl === null;
+  const fullPasses = onSqlite ? new FullPassThread({ file: sqliteFile(config.dataDir), dataDir: config.dataDir, storage: config.storage }) : null;
   const indexer = new Indexer(repos, store, log.child({ component: 'indexer' }), {
     debounceMs: config.indexDebounceMs,
     shardDebounceMs: config.shardDebounceMs,
     pollMs: config.indexPollMs,
     leaseMs: config.indexLeaseMs,
     newestFirst: sortVersionsDesc,
-    ...(config.databaseUrl === null ? { buildChanneldata: channeldataInWorker(sqliteFile(config.dataDir)) } : {}),
+    ...(onSqlite ? { buildChanneldata: channeldataInWorker(sqliteFile(config.dataDir)) } : {}),
+    ...(fullPasses ? { writeFull: (ref) => fullPasses.write(ref) } : {}),
     owner,
   });
   const audit = new AuditLog(repos.audit);
@@ -122,6 +128,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
       closed = true;
       for (const timer of timers.splice(0)) clearInterval(timer);
       await indexer.drain();
+      await fullPasses?.close();
       await repos.close();
     },
   };

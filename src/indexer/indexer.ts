@@ -14,6 +14,10 @@
 //   generation of files under _index/<revision>-…, then points the subdir at
 //   it. Serving reads the pointer, so the variants of one generation always
 //   agree and a reader never sees a half-written file.
+// - On SQLite the full pass's reading and writing, and channeldata.json, run
+//   in worker threads (full-pass-worker.ts, channeldata-worker.ts) with read
+//   connections of their own; leases and publishing stay here. On
+//   PostgreSQL they run here: their queries wait on the network anyway.
 // - Package files whose rows were deleted are unlinked only once both kinds
 //   of index no longer list them; superseded shards live a week more.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -23,6 +27,7 @@ import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
 import { channeldataFromCatalog } from './channeldata.js';
+import type { FullPassWritten } from './full-pass-in-worker.js';
 import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
 
 export interface IndexerOptions {
@@ -39,6 +44,8 @@ export interface IndexerOptions {
   newestFirst: (versions: string[]) => string[];
   /** Builds a channel's channeldata.json off the event loop, when the database allows it. */
   buildChanneldata?: (channelId: number) => Promise<string>;
+  /** Writes a full generation off the event loop (from a snapshot of its own), when the database allows it. */
+  writeFull?: (ref: SubdirRef) => Promise<FullPassWritten>;
 }
 
 type Kind = IndexKind;
@@ -287,16 +294,7 @@ export class Indexer {
   private fullPass(ref: SubdirRef): Promise<boolean> {
     return this.leased(ref, 'full', async () => {
       const started = process.hrtime.bigint();
-      let records = 0;
-      const snap = await this.repos.indexState.snapshot(ref);
-      let revision: number;
-      let written;
-      try {
-        revision = snap.revision;
-        written = await writeFull(this.store, ref, snap, () => records++);
-      } finally {
-        await snap.close();
-      }
+      const { revision, records, ...written } = this.opts.writeFull ? await this.opts.writeFull(ref) : await this.writeFullHere(ref);
       const deletions = await this.repos.indexState.finishIndex(ref, this.opts.owner, {
         revision, sha256: written.sha256, sizeBytes: written.sizeBytes, at: Date.now(),
       });
@@ -307,6 +305,17 @@ export class Indexer {
         durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'index written');
       return deletions;
     });
+  }
+
+  private async writeFullHere(ref: SubdirRef): Promise<FullPassWritten> {
+    let records = 0;
+    const snap = await this.repos.indexState.snapshot(ref);
+    try {
+      const written = await writeFull(this.store, ref, snap, () => records++);
+      return { revision: snap.revision, ...written, records };
+    } finally {
+      await snap.close();
+    }
   }
 
   /** Resolves after a turn of the event loop with no shard pass running. */

@@ -174,41 +174,12 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     // connection of its own (kept for reuse), so their read transactions
     // never share a connection.
     const r = this.readers.pop() ?? this.openReader();
-    r.exec('BEGIN');
     try {
-      const q = readerStatements(r);
-      const { channelId, subdir } = ref;
-      const revision = q.revision.get(channelId, subdir)?.revision ?? 0;
-      let closed = false;
-      return {
-        revision,
-        // Read only by the full pass: the shard pass must not pay a scan of the subdir.
-        removed: async () => q.removed.all(channelId, subdir).map((x) => x.filename),
-        records: (format) => batches(() => q.records.iterate(channelId, subdir, format)),
-        dirtyNames: async () => q.dirtyNames.all(channelId, subdir, revision).map((x) => x.name),
-        nameRows: async (names) => {
-          const out = new Map<string, NameRow[]>();
-          for (const name of names) {
-            // Sorted here, not in SQL: ORDER BY filename made SQLite walk the
-            // whole subdir through the (channel, subdir, filename) index
-            // instead of looking the name up (7 ms a name at 20k records).
-            const rows = q.nameRows.all(channelId, subdir, name)
-              .sort((x, y) => (x.filename < y.filename ? -1 : x.filename > y.filename ? 1 : 0))
-              .map((x) => ({ ...x, yanked: x.yanked === 1 }));
-            if (rows.length > 0) out.set(name, rows);
-          }
-          return out;
-        },
-        close: async () => {
-          if (closed) return;
-          closed = true;
-          if (r.inTransaction) r.exec('COMMIT');
-          if (this.readersClosed) r.close();
-          else this.readers.push(r);
-        },
-      };
+      return snapshotOn(r, ref, () => {
+        if (this.readersClosed) r.close();
+        else this.readers.push(r);
+      });
     } catch (err) {
-      if (r.inTransaction) r.exec('ROLLBACK');
       this.readers.push(r);
       throw err;
     }
@@ -261,6 +232,51 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     const subdirs = this.selectDeletionSubdirs.all();
     for (const s of subdirs) this.bump(s.channel_id, s.subdir, []);
     return subdirs.length;
+  }
+}
+
+/**
+ * Opens a read transaction on `r` (a connection no one else uses meanwhile)
+ * and reads one subdir through it until close(), which ends the transaction
+ * and hands the connection to `release`. Also used off the main thread (a
+ * full pass in a worker has a reader of its own).
+ */
+export function snapshotOn(r: SqliteDb, ref: SubdirRef, release: () => void): IndexSnapshot {
+  r.exec('BEGIN');
+  try {
+    const q = readerStatements(r);
+    const { channelId, subdir } = ref;
+    const revision = q.revision.get(channelId, subdir)?.revision ?? 0;
+    let closed = false;
+    return {
+      revision,
+      // Read only by the full pass: the shard pass must not pay a scan of the subdir.
+      removed: async () => q.removed.all(channelId, subdir).map((x) => x.filename),
+      records: (format) => batches(() => q.records.iterate(channelId, subdir, format)),
+      dirtyNames: async () => q.dirtyNames.all(channelId, subdir, revision).map((x) => x.name),
+      nameRows: async (names) => {
+        const out = new Map<string, NameRow[]>();
+        for (const name of names) {
+          // Sorted here, not in SQL: ORDER BY filename made SQLite walk the
+          // whole subdir through the (channel, subdir, filename) index
+          // instead of looking the name up (7 ms a name at 20k records).
+          const rows = q.nameRows.all(channelId, subdir, name)
+            .sort((x, y) => (x.filename < y.filename ? -1 : x.filename > y.filename ? 1 : 0))
+            .map((x) => ({ ...x, yanked: x.yanked === 1 }));
+          if (rows.length > 0) out.set(name, rows);
+        }
+        return out;
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        if (r.inTransaction) r.exec('COMMIT');
+        release();
+      },
+    };
+  } catch (err) {
+    if (r.inTransaction) r.exec('ROLLBACK');
+    throw err;
   }
 }
 
