@@ -160,11 +160,13 @@ export interface IndexStateRepository {
   /** Points the subdir at a written repodata generation, releases the full lease, returns files now safe to unlink. */
   finishIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string; sizeBytes: number; at: number }): Promise<PendingFileDeletion[]>;
   /**
-   * Records rebuilt shards (older ones become superseded). With listLive,
-   * returns every live (name, sha256) by name; without, [] (the indexer keeps
-   * the list itself while no other process publishes a shard index).
+   * Records rebuilt shards (older ones become superseded) while `owner` holds
+   * the shards lease; null, and nothing recorded, when it no longer does (a
+   * newer pass may have recorded newer shards). With listLive, returns every
+   * live (name, sha256) by name; without, [] (the indexer keeps the list
+   * itself while no other process publishes a shard index).
    */
-  finishShards(ref: SubdirRef, written: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]>>;
+  finishShards(ref: SubdirRef, owner: string, written: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]> | null>;
   /** Points the subdir at a written shard index (only while holding the shards lease); returns files now safe to unlink. */
   publishShardIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string }): Promise<PendingFileDeletion[]>;
   /** Shard files superseded more than a week ago. */

@@ -265,7 +265,12 @@ export class Indexer {
       const key = jobKey(ref, 'shards');
       const cached = this.liveShards.get(key);
       const mine = cached !== undefined && cached.sha256 === state.shardIndexSha256;
-      const listed = await this.repos.indexState.finishShards(ref, { revision, shards: changed, at: now }, { listLive: !mine });
+      const listed = await this.repos.indexState.finishShards(ref, this.opts.owner, { revision, shards: changed, at: now }, { listLive: !mine });
+      if (listed === null) {
+        // Lost the lease (stalled past its expiry, taken over): the new holder records its own.
+        this.log.warn({ channel: ref.channel, subdir: ref.subdir, revision }, 'shard pass dropped: its lease was taken over');
+        return [];
+      }
       // Kept as bytes: converting 18.6k hashes from hex on every pass cost more than the pass's own work.
       const live = mine ? cached.live : new Map(listed.map(([name, sha]) => [name, Buffer.from(sha, 'hex')]));
       if (mine) for (const s of changed) s.sha256 === null ? live.delete(s.name) : live.set(s.name, Buffer.from(s.sha256, 'hex'));

@@ -147,7 +147,7 @@ export class PgIndexStateRepository implements IndexStateRepository {
     });
   }
 
-  async finishShards(ref: SubdirRef, w: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]>> {
+  async finishShards(ref: SubdirRef, owner: string, w: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]> | null> {
     const { channelId, subdir } = ref;
     // The last row of a name wins, as it would written one by one.
     const byName = new Map(w.shards.map((s) => [s.name, s.sha256]));
@@ -155,6 +155,10 @@ export class PgIndexStateRepository implements IndexStateRepository {
     const live = names.filter((n) => byName.get(n) !== null);
     const liveShas = live.map((n) => byName.get(n)!);
     return inTransaction(this.pool, async (tx) => {
+      // The row stays locked to the commit: no other process takes the lease over meanwhile.
+      const held = await rows(tx, 'SELECT 1 FROM subdirs WHERE channel_id = $1 AND subdir = $2 AND shards_lease_owner = $3 FOR UPDATE',
+        [channelId, subdir, owner]);
+      if (held.length === 0) return null;
       const before = await rows<{ name: string; sha256: string }>(tx,
         'SELECT name, sha256 FROM shards WHERE channel_id = $1 AND subdir = $2 AND name = ANY($3::text[])', [channelId, subdir, names]);
       const gone = names.filter((n) => byName.get(n) === null);

@@ -109,8 +109,11 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     const recordShards = db.prepare(
       `UPDATE subdirs SET shards_revision = max(shards_revision, @revision), shard_index_sha256 = @sha256
        WHERE channel_id = @channelId AND subdir = @subdir AND shards_lease_owner = @owner`);
-    this.finishShardsTx = db.transaction((ref: SubdirRef, w: { revision: number; shards: ShardRow[]; at: number }, listLive: boolean) => {
+    const holdsShardsLease = db.prepare<[number, string, string]>(
+      'SELECT 1 FROM subdirs WHERE channel_id = ? AND subdir = ? AND shards_lease_owner = ?').pluck();
+    this.finishShardsTx = db.transaction((ref: SubdirRef, owner: string, w: { revision: number; shards: ShardRow[]; at: number }, listLive: boolean) => {
       const { channelId, subdir } = ref;
+      if (holdsShardsLease.get(channelId, subdir, owner) === undefined) return null;
       for (const s of w.shards) {
         const before = oldShard.get(channelId, subdir, s.name)?.sha256;
         if (s.sha256 === null) deleteShard.run(channelId, subdir, s.name);
@@ -195,8 +198,8 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     return this.finishIndexTx.immediate(ref, owner, written);
   }
 
-  async finishShards(ref: SubdirRef, written: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]>> {
-    return this.finishShardsTx.immediate(ref, written, opts.listLive);
+  async finishShards(ref: SubdirRef, owner: string, written: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]> | null> {
+    return this.finishShardsTx.immediate(ref, owner, written, opts.listLive);
   }
 
   async publishShardIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string }): Promise<PendingFileDeletion[]> {
