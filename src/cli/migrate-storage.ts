@@ -22,7 +22,7 @@ import { MIGRATIONS } from '../db/migrations.js';
 import { sqliteFile } from '../db/sqlite/index.js';
 import { createObjectStore } from '../storage/create-store.js';
 import { FsObjectStore } from '../storage/fs-object-store.js';
-import { packageKey } from '../storage/keys.js';
+import { indexKey, packageKey } from '../storage/keys.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** A refusal or a failed check: the message is for the operator, exit code 1. */
@@ -46,6 +46,8 @@ export interface MigrateSummary {
   objectsCopied: number;
   objectsSkipped: number;
   bytesCopied: number;
+  /** Subdirs whose snapshot pointed at index files the live source had replaced by the time they were copied. */
+  reindexAtStart: number;
   seconds: number;
 }
 
@@ -115,8 +117,10 @@ export async function migrateStorage(opts: MigrateOptions): Promise<MigrateSumma
     ui.stop();
 
     const source = new FsObjectStore(path.join(dataDir, 'channels'));
-    const objects = await copyObjects(source, createObjectStore(target), expected, opts, ui);
-    const summary: MigrateSummary = { rows, ...objects, seconds: (Date.now() - started) / 1000 };
+    const targetStore = createObjectStore(target);
+    const objects = await copyObjects(source, targetStore, expected, opts, ui);
+    const reindexAtStart = await markReplacedGenerations(pool, targetStore);
+    const summary: MigrateSummary = { rows, ...objects, reindexAtStart, seconds: (Date.now() - started) / 1000 };
     return summary;
   } finally {
     ui.abort();
@@ -216,6 +220,38 @@ async function afterRows(c: PoolClient): Promise<void> {
     await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), COALESCE((SELECT max(${q(r.column_name)}) FROM ${q(r.table_name)}), 0) + 1, false)`,
       [q(r.table_name), r.column_name]);
   }
+}
+
+/** The files of a full index generation and of a shard index generation (serving needs each of them). */
+const FULL_GENERATION = ['repodata.json', 'repodata.json.zst', 'run_exports.json', 'run_exports.json.zst'];
+const SHARD_GENERATION = ['repodata_shards.msgpack.zst'];
+
+/**
+ * A live source keeps indexing while objects are copied, and keeps only its
+ * latest two generations of index files: the generation a subdir row of the
+ * snapshot points at may be gone by the time the folder is listed. Such a
+ * subdir gets its revision bumped in the target, so the first server that
+ * starts on it rewrites its index from the copied rows (servers index dirty
+ * subdirs before they listen). Returns how many subdirs that was.
+ */
+async function markReplacedGenerations(pool: Pool, store: ObjectStore): Promise<number> {
+  const { rows } = await pool.query<{ channel_id: number; channel: string; subdir: string; indexed_revision: number; shards_revision: number }>(
+    `SELECT s.channel_id, c.name AS channel, s.subdir, s.indexed_revision, s.shards_revision
+       FROM subdirs s JOIN channels c ON c.id = s.channel_id`);
+  let marked = 0;
+  for (const r of rows) {
+    r.indexed_revision = Number(r.indexed_revision);
+    r.shards_revision = Number(r.shards_revision);
+    const wanted = [
+      ...(r.indexed_revision > 0 ? FULL_GENERATION.map((v) => indexKey(r.channel, r.subdir, r.indexed_revision, v)) : []),
+      ...(r.shards_revision > 0 ? SHARD_GENERATION.map((v) => indexKey(r.channel, r.subdir, r.shards_revision, v)) : []),
+    ];
+    const present = await Promise.all(wanted.map(async (key) => (await store.stat(key)) !== null));
+    if (present.every(Boolean)) continue;
+    await pool.query('UPDATE subdirs SET revision = revision + 1 WHERE channel_id = $1 AND subdir = $2', [r.channel_id, r.subdir]);
+    marked++;
+  }
+  return marked;
 }
 
 /** Every object key under the folder store's root; temp files ('.'-names) are not objects. */
@@ -414,6 +450,9 @@ export function formatSummary(s: MigrateSummary): string {
     'rows copied:',
     ...lines,
     `objects: ${s.objectsCopied} copied, ${s.objectsSkipped} already in place; ${formatBytes(s.bytesCopied)} written`,
+    ...(s.reindexAtStart > 0
+      ? [`${s.reindexAtStart} subdir(s) were re-indexed by the running source while copying: the first server on the target rewrites their index files before it listens`]
+      : []),
     `every package's sha256 verified; done in ${s.seconds.toFixed(1)} s`,
   ].join('\n');
 }

@@ -11,7 +11,7 @@ import { Q } from '../helpers/access.js';
 import { postgresReachable, postgresUrlFor, onPostgres, S3RVER_CREDENTIALS, startS3Double, type S3Double } from '../helpers/backends.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { gqlData } from '../helpers/graphql.js';
-import { getRepodata, getShardIndex, request, sha256Hex, uploadAndIndex, type Repodata } from '../helpers/index-files.js';
+import { getRepodata, getShardIndex, request, sha256Hex, uploadAndIndex, uploadFile, type Repodata } from '../helpers/index-files.js';
 import { runCli, startServer, tempDataDir, waitFor, type TestServer } from '../helpers/server.js';
 
 const CHANNEL = 'moving';
@@ -144,6 +144,101 @@ describe('migrate-storage: SQLite + folder → PostgreSQL + S3', { skip }, () =>
       assert.equal(Number(rows[0]!.n), before_.length + later.length);
     } finally {
       await client.end();
+    }
+  });
+
+  it('copies a live server: one consistent snapshot while uploads go on, the rest with --resume once it stops', async () => {
+    const dir = tempDataDir('channeld-migrate-live-');
+    let live: TestServer | null = await startServer({ dataDir: dir, env: DEFAULTS });
+    const taken = new Set([...before_, ...later].map((p) => `${p.folder}/${p.filename}`));
+    const pool = all.filter((p) => p.folder === 'noarch' && !taken.has(`${p.folder}/${p.filename}`));
+    assert.ok(pool.length >= 15, 'fixtures: noarch packages');
+    const [first, rest] = [pool.slice(0, 5), pool.slice(5)];
+    const db = await postgresUrlFor(tempDataDir('channeld-migrate-live-db-'));
+    const bkt = await s3.newBucket();
+    try {
+      await live.core.channels.create('busy', live.admin.id, { isPublic: true });
+      await uploadAndIndex(live, 'busy', first);
+      // Uploads keep coming, one every 100 ms, for as long as the run lasts.
+      let running = true;
+      let uploaded = 0;
+      let duringRun = 0;
+      const uploads = (async () => {
+        for (const pkg of rest) {
+          if (!running) break;
+          await uploadFile(live!, 'busy', pkg);
+          uploaded++;
+          if (running) duringRun++;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      })();
+      const run = await migrate(dir, db, bkt);
+      running = false;
+      await uploads;
+      assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+      assert.ok(duringRun > 0, 'no upload was accepted while the run was going');
+      const copied = Number(/^\s+packages\s+(\d+)$/m.exec(run.stdout)?.[1]);
+      assert.ok(copied >= first.length && copied <= first.length + uploaded, `${copied} packages copied (${uploaded} uploaded meanwhile): ${run.stdout}`);
+      await live.close();
+      live = null;
+
+      // The copy alone is a consistent install: what it lists, it serves.
+      const check = async (expected: number) => {
+        const server = await startServer({ dataDir: tempDataDir('channeld-migrate-live-dst-'), env: { CHANNELD_DATABASE_URL: db, CHANNELD_STORAGE_URL: `s3://${bkt}/channels`, ...s3Env() } });
+        try {
+          const doc = await getRepodata(server.url, 'busy', 'noarch');
+          const listed = Object.keys({ ...doc.packages, ...doc['packages.conda'] }).sort();
+          assert.deepEqual(listed, pool.slice(0, expected).map((p) => p.filename).sort(), 'the first uploads, in order, and nothing else');
+          for (const p of pool.slice(0, expected)) {
+            const r = await request(server.url, `/busy/noarch/${p.filename}`);
+            assert.equal(r.status, 200, p.filename);
+            assert.equal(sha256Hex(r.body), p.sha256, p.filename);
+          }
+          assert.deepEqual(Object.keys((await getShardIndex(server.url, 'busy', 'noarch'))!.shards).sort(),
+            [...new Set(pool.slice(0, expected).map((p) => p.name))].sort());
+        } finally {
+          await server.close();
+        }
+      };
+      await check(copied);
+      // Cut-over: the source stopped, a final --resume run carries the rest.
+      const final = await migrate(dir, db, bkt, ['--resume']);
+      assert.equal(final.code, 0, final.stderr);
+      const all_ = Number(/^\s+packages\s+(\d+)$/m.exec(final.stdout)?.[1]);
+      assert.equal(all_, first.length + uploaded, final.stdout);
+      await check(all_);
+    } finally {
+      await live?.close();
+    }
+  });
+
+  it('index files the source replaced after its snapshot are rewritten by the first server on the target', async () => {
+    // A live source keeps its latest two generations: by the time the folder
+    // is listed, the one the snapshot points at may be gone. Simulated on a
+    // stopped source by removing that generation's files.
+    const dir = tempDataDir('channeld-migrate-gone-');
+    const src = await startServer({ dataDir: dir, env: DEFAULTS });
+    let expected: Repodata;
+    try {
+      await src.core.channels.create('gone', src.admin.id, { isPublic: true });
+      await uploadAndIndex(src, 'gone', [before_[0]!]);
+      expected = await getRepodata(src.url, 'gone', before_[0]!.folder);
+    } finally {
+      await src.close();
+    }
+    const folder = path.join(dir, 'channels', 'gone', before_[0]!.folder, '_index');
+    for (const f of fs.readdirSync(folder)) fs.rmSync(path.join(folder, f));
+    const db = await postgresUrlFor(tempDataDir('channeld-migrate-gone-db-'));
+    const bkt = await s3.newBucket();
+    const run = await migrate(dir, db, bkt);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /1 subdir\(s\) were re-indexed by the running source while copying/);
+    const server = await startServer({ dataDir: tempDataDir('channeld-migrate-gone-dst-'), env: { CHANNELD_DATABASE_URL: db, CHANNELD_STORAGE_URL: `s3://${bkt}/channels`, ...s3Env() } });
+    try {
+      assert.deepEqual(await getRepodata(server.url, 'gone', before_[0]!.folder), expected);
+      assert.ok(await getShardIndex(server.url, 'gone', before_[0]!.folder));
+    } finally {
+      await server.close();
     }
   });
 
