@@ -70,6 +70,10 @@ export class Indexer {
   private readonly liveShards = new Map<string, { sha256: string; live: Map<string, Uint8Array> }>();
   /** When each subdir's superseded shards were last looked for (per process; a week's grace makes this lazy). */
   private readonly shardsCollectedAt = new Map<string, number>();
+  /** Channels whose channeldata.json rebuild waits on its lane (a second request joins the waiting one). */
+  private readonly channeldataQueued = new Set<number>();
+  /** The rebuild running on the lane now. */
+  private channeldataNow: { channelId: number; done: Promise<void> } | null = null;
   /** Wall time of each channel's last channeldata.json rebuild. */
   private readonly channeldataCostMs = new Map<number, number>();
   private pollTimer: NodeJS.Timeout | null = null;
@@ -142,8 +146,11 @@ export class Indexer {
     if (cd) clearTimeout(cd.timer);
     this.channeldataTimers.delete(channelId);
     await Promise.all([...this.running].filter(([key]) => key.startsWith(prefix)).map(([, p]) => p));
-    // A channeldata.json rebuild already queued must not land after the channel's files are gone.
-    await this.lanes.channeldata;
+    // A channeldata.json rebuild must not land after the channel's files are
+    // gone: a queued one is dropped, a running one awaited (only this
+    // channel's: other channels' rebuilds queued on the lane are not waited for).
+    this.channeldataQueued.delete(channelId);
+    if (this.channeldataNow?.channelId === channelId) await this.channeldataNow.done;
   }
 
   /** Stops scheduling, flushes what is pending, and waits for every pass. */
@@ -159,7 +166,7 @@ export class Indexer {
       for (const [channelId, { timer, channel }] of this.channeldataTimers) {
         clearTimeout(timer);
         this.channeldataTimers.delete(channelId);
-        this.lanes.channeldata = this.lanes.channeldata.then(() => this.writeChanneldata(channelId, channel));
+        this.queueChanneldata(channelId, channel);
       }
       await Promise.all([...this.running.values(), ...Object.values(this.lanes)]);
     }
@@ -340,9 +347,24 @@ export class Indexer {
     const delay = Math.max(this.opts.channeldataDebounceMs ?? 1000, 4 * (this.channeldataCostMs.get(ref.channelId) ?? 0));
     const timer = setTimeout(() => {
       this.channeldataTimers.delete(ref.channelId);
-      this.lanes.channeldata = this.lanes.channeldata.then(() => this.writeChanneldata(ref.channelId, ref.channel));
+      this.queueChanneldata(ref.channelId, ref.channel);
     }, delay);
     this.channeldataTimers.set(ref.channelId, { timer, channel: ref.channel });
+  }
+
+  private queueChanneldata(channelId: number, channel: string): void {
+    if (this.channeldataQueued.has(channelId)) return; // the waiting rebuild reads the latest rows when it runs
+    this.channeldataQueued.add(channelId);
+    this.lanes.channeldata = this.lanes.channeldata.then(async () => {
+      if (!this.channeldataQueued.delete(channelId)) return; // the channel was deleted meanwhile
+      const done = this.writeChanneldata(channelId, channel);
+      this.channeldataNow = { channelId, done };
+      try {
+        await done;
+      } finally {
+        this.channeldataNow = null;
+      }
+    });
   }
 
   private async writeChanneldata(channelId: number, channel: string): Promise<void> {
