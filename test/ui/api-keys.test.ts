@@ -162,6 +162,32 @@ describe('API keys page', () => {
     assert.equal(overflow, 0, 'no sideways scrolling');
     await screenshot(p, 'api-keys-phone');
   });
+
+  it('keeps a name typed the moment the page moves on from signing in, however slow its data', async () => {
+    const p = await page(server);
+    // Hold the page's one query back, as a busy PostgreSQL can. Until its answer the sign-in
+    // form is still in view under the new address; the label 'Name' also matches its
+    // 'Username', so a name typed now goes to whichever page takes input.
+    let queries = 0;
+    await p.route('**/api/graphql', async (route) => {
+      if (/query ApiKeys\b/.test(route.request().postData() ?? '')) {
+        queries++;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+      await route.continue();
+    });
+    await p.goto('/login?next=%2Fsettings%2Fapi-keys');
+    await p.getByLabel('Username').fill('alice');
+    await p.getByLabel('Password').fill(alice.password);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.waitForURL('**/settings/api-keys');
+    await p.getByLabel('Name').fill('slow-data');
+    assert.equal(await p.getByLabel('Name', { exact: true }).inputValue(), 'slow-data', 'the name is still there');
+    assert.equal(queries, 1, 'the page asked for its data once');
+    await p.getByRole('button', { name: 'Create key' }).click();
+    await p.getByRole('region', { name: 'Your new key “slow-data”' }).waitFor();
+    assert.equal(queries, 2, 'and once more to list the new key');
+  });
 });
 
 describe('sign-in page', () => {
