@@ -75,6 +75,7 @@ function run(after: AfterReload | null = null): void {
       replace(main);
       append(main, content as Parameters<typeof append>[1]);
       main.removeAttribute('aria-busy');
+      main.inert = false;
       after?.then?.();
       if (after?.focus) {
         (main.querySelector(after.focus) as HTMLElement | null)?.focus();
@@ -87,6 +88,10 @@ function run(after: AfterReload | null = null): void {
     },
   };
   main.setAttribute('aria-busy', 'true');
+  // The page being replaced stays in view until the new one is drawn, but takes no input:
+  // whatever went into it (a name typed into the sign-in form still showing under
+  // /settings/api-keys) would be thrown away with it.
+  main.inert = true;
   // Only slow pages flash a loading line; fast ones go straight to content.
   const timer = window.setTimeout(() => {
     if (ctx.current()) loading(main);
