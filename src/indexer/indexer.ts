@@ -29,6 +29,7 @@ import { attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } 
 import { channeldataFromCatalog } from './channeldata.js';
 import type { FullPassWritten } from './full-pass-in-worker.js';
 import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
+import { ShardIndexEntries } from './shards.js';
 
 export interface IndexerOptions {
   debounceMs: number;
@@ -67,7 +68,7 @@ export class Indexer {
   private readonly again = new Map<string, Job>();
   private readonly channeldataTimers = new Map<number, { timer: NodeJS.Timeout; channel: string }>();
   /** Per subdir: the live shards of the shard index this process published last (sha256 of that index). */
-  private readonly liveShards = new Map<string, { sha256: string; live: Map<string, Uint8Array> }>();
+  private readonly liveShards = new Map<string, { sha256: string; live: ShardIndexEntries }>();
   /** When each subdir's superseded shards were last looked for (per process; a week's grace makes this lazy). */
   private readonly shardsCollectedAt = new Map<string, number>();
   /** Channels whose channeldata.json rebuild waits on its lane (a second request joins the waiting one). */
@@ -278,9 +279,9 @@ export class Indexer {
         this.log.warn({ channel: ref.channel, subdir: ref.subdir, revision }, 'shard pass dropped: its lease was taken over');
         return [];
       }
-      // Kept as bytes: converting 18.6k hashes from hex on every pass cost more than the pass's own work.
-      const live = mine ? cached.live : new Map(listed.map(([name, sha]) => [name, Buffer.from(sha, 'hex')]));
-      if (mine) for (const s of changed) s.sha256 === null ? live.delete(s.name) : live.set(s.name, Buffer.from(s.sha256, 'hex'));
+      // Kept encoded and sorted: a pass re-encodes only the names it changed.
+      const live = mine ? cached.live : ShardIndexEntries.from(listed);
+      if (mine) for (const s of changed) s.sha256 === null ? live.delete(s.name) : live.set(s.name, s.sha256);
       this.liveShards.delete(key);
       const sha256 = await writeShardIndex(this.store, ref, revision, live);
       const deletions = await this.repos.indexState.publishShardIndex(ref, this.opts.owner, { revision, sha256 });
