@@ -224,7 +224,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     maxUploadBytes: intFrom(env.CHANNELD_MAX_UPLOAD_BYTES, 'CHANNELD_MAX_UPLOAD_BYTES', 2 * GiB, 1),
     logLevel: env.CHANNELD_LOG_LEVEL ?? 'info',
     indexDebounceMs: intFrom(env.CHANNELD_INDEX_DEBOUNCE_MS, 'CHANNELD_INDEX_DEBOUNCE_MS', 100),
-    shardDebounceMs: intFrom(env.CHANNELD_SHARD_DEBOUNCE_MS, 'CHANNELD_SHARD_DEBOUNCE_MS', 5),
+    // 0: a shard pass starts on the next turn; uploads during it coalesce into the one after.
+    shardDebounceMs: intFrom(env.CHANNELD_SHARD_DEBOUNCE_MS, 'CHANNELD_SHARD_DEBOUNCE_MS', 0),
     indexPollMs: intFrom(env.CHANNELD_INDEX_POLL_MS, 'CHANNELD_INDEX_POLL_MS', 500, 10),
     indexLeaseMs: intFrom(env.CHANNELD_INDEX_LEASE_MS, 'CHANNELD_INDEX_LEASE_MS', 30_000, 1000),
     readCacheMaxBytes: intFrom(env.CHANNELD_READ_CACHE_MAX_BYTES, 'CHANNELD_READ_CACHE_MAX_BYTES', 1 * GiB, 0),
