@@ -99,7 +99,15 @@ export class UserService {
   /** First start: with no users at all, create `admin` and return its one-time key. */
   async bootstrapAdmin(): Promise<string | null> {
     if ((await this.repos.users.count()) > 0) return null;
-    const admin = await this.repos.users.create('admin', true);
+    let admin: User;
+    try {
+      admin = await this.repos.users.create('admin', true);
+    } catch (err) {
+      // Replicas starting together on one empty database: one creates the
+      // admin, the others' inserts break the unique login and find it there.
+      if (await this.repos.users.byLogin('admin')) return null;
+      throw err;
+    }
     const { token } = await this.createKey(admin, { name: 'bootstrap', description: 'created on first start', expiresAt: null });
     return token;
   }
