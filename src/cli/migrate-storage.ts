@@ -22,7 +22,7 @@ import { MIGRATIONS } from '../db/migrations.js';
 import { sqliteFile } from '../db/sqlite/index.js';
 import { createObjectStore } from '../storage/create-store.js';
 import { FsObjectStore } from '../storage/fs-object-store.js';
-import { indexKey, packageKey } from '../storage/keys.js';
+import { FULL_GENERATION_FILES, SHARD_INDEX_FILE, indexKey, packageKey } from '../storage/keys.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** A refusal or a failed check: the message is for the operator, exit code 1. */
@@ -222,10 +222,6 @@ async function afterRows(c: PoolClient): Promise<void> {
   }
 }
 
-/** The files of a full index generation and of a shard index generation (serving needs each of them). */
-const FULL_GENERATION = ['repodata.json', 'repodata.json.zst', 'run_exports.json', 'run_exports.json.zst'];
-const SHARD_GENERATION = ['repodata_shards.msgpack.zst'];
-
 /**
  * A live source keeps indexing while objects are copied, and keeps only its
  * latest two generations of index files: the generation a subdir row of the
@@ -243,8 +239,8 @@ async function markReplacedGenerations(pool: Pool, store: ObjectStore): Promise<
     r.indexed_revision = Number(r.indexed_revision);
     r.shards_revision = Number(r.shards_revision);
     const wanted = [
-      ...(r.indexed_revision > 0 ? FULL_GENERATION.map((v) => indexKey(r.channel, r.subdir, r.indexed_revision, v)) : []),
-      ...(r.shards_revision > 0 ? SHARD_GENERATION.map((v) => indexKey(r.channel, r.subdir, r.shards_revision, v)) : []),
+      ...(r.indexed_revision > 0 ? FULL_GENERATION_FILES.map((v) => indexKey(r.channel, r.subdir, r.indexed_revision, v)) : []),
+      ...(r.shards_revision > 0 ? [indexKey(r.channel, r.subdir, r.shards_revision, SHARD_INDEX_FILE)] : []),
     ];
     const present = await Promise.all(wanted.map(async (key) => (await store.stat(key)) !== null));
     if (present.every(Boolean)) continue;

@@ -15,7 +15,7 @@ import { compress as zstdCompress, Compressor, CompressStream } from 'zstd-napi'
 import type { IndexSnapshot, NameRow, ShardRow, SnapshotRecord } from '../db/repositories.js';
 import type { SubdirRef } from '../core/types.js';
 import type { ObjectStore, WriteResult } from '../storage/object-store.js';
-import { indexKey, shardKey } from '../storage/keys.js';
+import { SHARD_INDEX_FILE, indexKey, shardKey } from '../storage/keys.js';
 import { repodataChunksFromBatches } from './repodata.js';
 import { runExportsChunksFromBatches } from './run-exports.js';
 import { encodeShard, type ShardIndexEntries } from './shards.js';
@@ -96,7 +96,7 @@ export async function writeShards(store: ObjectStore, ref: SubdirRef, snap: Inde
 /** Writes a shard index generation; returns the sha256 of its bytes. */
 export async function writeShardIndex(store: ObjectStore, ref: SubdirRef, revision: number, live: ShardIndexEntries): Promise<string> {
   const bytes = shardIndexCompressor().compress(live.encode({ subdir: ref.subdir, createdAt: new Date() }));
-  const written = await store.putStream(indexKey(ref.channel, ref.subdir, revision, 'repodata_shards.msgpack.zst'), [bytes]);
+  const written = await store.putStream(indexKey(ref.channel, ref.subdir, revision, SHARD_INDEX_FILE), [bytes]);
   return written.sha256;
 }
 

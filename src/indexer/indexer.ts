@@ -25,7 +25,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, Repositories } from '../db/repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
+import { SHARD_INDEX_FILE, attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
 import { channeldataFromCatalog } from './channeldata.js';
 import type { FullPassWritten } from './full-pass-in-worker.js';
 import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
@@ -53,7 +53,7 @@ type Kind = IndexKind;
 interface Job { ref: SubdirRef; kind: Kind }
 
 /** Variants of a generation and the pointer that keeps them alive. */
-const SHARD_VARIANTS = new Set(['repodata_shards.msgpack.zst']);
+const SHARD_VARIANTS = new Set([SHARD_INDEX_FILE]);
 
 const SHARD_COLLECTION_INTERVAL_MS = 10 * 60_000;
 

@@ -24,6 +24,10 @@ export const indexFolderKey = (channel: string, subdir: string): string => `${su
 export const indexKey = (channel: string, subdir: string, generation: number, variant: string): string =>
   `${indexFolderKey(channel, subdir)}/${generation}-${part(variant)}`;
 /** Content-addressed shard files (CEP-16): <subdir>/shards/<sha256>.msgpack.zst. */
+/** The files of one full index generation under _index/ (written together by the indexer's full pass). */
+export const FULL_GENERATION_FILES: readonly string[] = ['repodata.json', 'repodata.json.zst', 'run_exports.json', 'run_exports.json.zst'];
+/** The one file of a shard index generation under _index/. */
+export const SHARD_INDEX_FILE = 'repodata_shards.msgpack.zst';
 export const shardFolderKey = (channel: string, subdir: string): string => `${subdirKey(channel, subdir)}/shards`;
 export const shardKey = (channel: string, subdir: string, sha256: string): string => {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${JSON.stringify(sha256)}`);
