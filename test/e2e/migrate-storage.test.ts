@@ -48,6 +48,10 @@ describe('migrate-storage: SQLite + folder → PostgreSQL + S3', { skip }, () =>
   let bucket = '';
 
   const s3Env = () => ({ CHANNELD_S3_ENDPOINT: s3.endpoint, CHANNELD_S3_FORCE_PATH_STYLE: 'true', ...S3RVER_CREDENTIALS });
+  /** A server on a migrated copy (a data folder of its own for pid file and tmp/). */
+  const serveCopy = (db: string, bkt: string, dataDir = tempDataDir('channeld-migrate-copy-')) => startServer({
+    dataDir, env: { CHANNELD_DATABASE_URL: db, CHANNELD_STORAGE_URL: `s3://${bkt}/channels`, ...s3Env() },
+  });
   const migrate = (dataDir: string, db: string, bkt: string, extra: string[] = []) => runCli(
     ['migrate-storage', '--data', dataDir, '--to-database', db, '--to-storage', `s3://${bkt}/channels`, ...extra],
     { env: { ...DEFAULTS, ...s3Env() } },
@@ -109,10 +113,7 @@ describe('migrate-storage: SQLite + folder → PostgreSQL + S3', { skip }, () =>
   });
 
   it('a server on PostgreSQL + S3 serves the same channel, takes the old keys and new uploads', async () => {
-    target = await startServer({
-      dataDir: targetDir,
-      env: { CHANNELD_DATABASE_URL: databaseUrl, CHANNELD_STORAGE_URL: `s3://${bucket}/channels`, ...s3Env() },
-    });
+    target = await serveCopy(databaseUrl, bucket, targetDir);
     assert.ok(!fs.existsSync(path.join(targetDir, 'channeld.db')), 'the target server must not be on SQLite');
     for (const subdir of subdirs) {
       assert.deepEqual(await getRepodata(target.url, CHANNEL, subdir), repodata.get(subdir), `${subdir}/repodata.json`);
@@ -184,7 +185,7 @@ describe('migrate-storage: SQLite + folder → PostgreSQL + S3', { skip }, () =>
 
       // The copy alone is a consistent install: what it lists, it serves.
       const check = async (expected: number) => {
-        const server = await startServer({ dataDir: tempDataDir('channeld-migrate-live-dst-'), env: { CHANNELD_DATABASE_URL: db, CHANNELD_STORAGE_URL: `s3://${bkt}/channels`, ...s3Env() } });
+        const server = await serveCopy(db, bkt);
         try {
           const doc = await getRepodata(server.url, 'busy', 'noarch');
           const listed = Object.keys({ ...doc.packages, ...doc['packages.conda'] }).sort();
@@ -233,7 +234,7 @@ describe('migrate-storage: SQLite + folder → PostgreSQL + S3', { skip }, () =>
     const run = await migrate(dir, db, bkt);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /1 subdir\(s\) were re-indexed by the running source while copying/);
-    const server = await startServer({ dataDir: tempDataDir('channeld-migrate-gone-dst-'), env: { CHANNELD_DATABASE_URL: db, CHANNELD_STORAGE_URL: `s3://${bkt}/channels`, ...s3Env() } });
+    const server = await serveCopy(db, bkt);
     try {
       assert.deepEqual(await getRepodata(server.url, 'gone', before_[0]!.folder), expected);
       assert.ok(await getShardIndex(server.url, 'gone', before_[0]!.folder));
