@@ -265,21 +265,31 @@ export interface RepodataSources {
 /** Approximate size of each chunk repodataChunks yields, in characters (= bytes: output is ASCII). */
 export const REPODATA_CHUNK_CHARS = 64 * 1024;
 
-interface ChunkBuffer {
-  text: string;
-  /** The last filename written to the current map (order check across batches). */
-  previous: string | null;
-}
+/**
+ * repodata.json built entry by entry, for a writer that takes the text in
+ * pieces as it grows (take()): add() every `.tar.bz2` entry, then
+ * startConda(), add() every `.conda` entry, then finish(removed). Each map's
+ * entries must come in strictly ascending filename order; add() checks.
+ * The concatenation of every take() is exactly what conda-index writes.
+ */
+export class RepodataText {
+  private text: string;
+  private previous: string | null = null;
+  private suffix: '.tar.bz2' | '.conda' = '.tar.bz2';
+  private mapName = 'packages';
 
-function* mapChunks(
-  buf: ChunkBuffer,
-  entries: Iterable<RepodataEntry>,
-  suffix: '.tar.bz2' | '.conda',
-  mapName: string,
-): Generator<string, void, undefined> {
-  let previous = buf.previous;
-  for (const entry of entries) {
-    const { filename, recordJson } = entry;
+  constructor(subdir: string) {
+    this.text = `{"info":{"subdir":${escapeString(subdir)}},"packages":{`;
+  }
+
+  /** Characters not yet taken. */
+  get length(): number {
+    return this.text.length;
+  }
+
+  /** @throws Error if the entry is out of order, a duplicate, or belongs in the other map. */
+  add(filename: string, recordJson: string): void {
+    const { previous, suffix, mapName } = this;
     if (typeof filename !== 'string' || !filename.endsWith(suffix)) {
       throw new Error(`repodataChunks: ${JSON.stringify(filename)} does not belong in "${mapName}" (expected *${suffix})`);
     }
@@ -292,13 +302,28 @@ function* mapChunks(
     if (typeof recordJson !== 'string' || recordJson.charCodeAt(0) !== 0x7b /* { */) {
       throw new Error(`repodataChunks: the record of ${JSON.stringify(filename)} is not a JSON object`);
     }
-    buf.text += (previous === null ? '' : ',') + escapeString(filename) + ':' + recordJson;
-    previous = filename;
-    buf.previous = filename;
-    if (buf.text.length >= REPODATA_CHUNK_CHARS) {
-      yield buf.text;
-      buf.text = '';
-    }
+    this.text += (previous === null ? '' : ',') + escapeString(filename) + ':' + recordJson;
+    this.previous = filename;
+  }
+
+  /** Ends "packages"; add() now takes `.conda` entries. */
+  startConda(): void {
+    this.text += '},"packages.conda":{';
+    this.previous = null;
+    this.suffix = '.conda';
+    this.mapName = 'packages.conda';
+  }
+
+  /** Ends the document; `removed` (filenames) is copied, de-duplicated and sorted. */
+  finish(removed: readonly string[]): void {
+    this.text += '},"removed":[' + [...new Set(removed)].sort(compareCodePoints).map((f) => escapeString(f)).join(',') + '],"repodata_version":1}';
+  }
+
+  /** The text added since the last take(). */
+  take(): string {
+    const t = this.text;
+    this.text = '';
+    return t;
   }
 }
 
@@ -314,33 +339,16 @@ export function* repodataChunks(
   sources: RepodataSources,
   removed: readonly string[] = [],
 ): Generator<string, void, undefined> {
-  const buf: ChunkBuffer = { text: repodataHead(subdir), previous: null };
-  yield* mapChunks(buf, sources.tarBz2, '.tar.bz2', 'packages');
-  buf.text += REPODATA_BETWEEN_MAPS;
-  buf.previous = null;
-  yield* mapChunks(buf, sources.conda, '.conda', 'packages.conda');
-  buf.text += repodataTail(removed);
-  yield buf.text;
-}
-
-const repodataHead = (subdir: string) => `{"info":{"subdir":${escapeString(subdir)}},"packages":{`;
-const REPODATA_BETWEEN_MAPS = '},"packages.conda":{';
-const repodataTail = (removed: readonly string[]) =>
-  '},"removed":[' + [...new Set(removed)].sort(compareCodePoints).map((f) => escapeString(f)).join(',') + '],"repodata_version":1}';
-
-/** Same output as repodataChunks, from sources that arrive in batches (a database cursor read asynchronously). */
-export async function* repodataChunksFromBatches(
-  subdir: string,
-  sources: { tarBz2: AsyncIterable<readonly RepodataEntry[]>; conda: AsyncIterable<readonly RepodataEntry[]> },
-  removed: () => Promise<readonly string[]>,
-): AsyncGenerator<string, void, undefined> {
-  const buf: ChunkBuffer = { text: repodataHead(subdir), previous: null };
-  for await (const batch of sources.tarBz2) yield* mapChunks(buf, batch, '.tar.bz2', 'packages');
-  buf.text += REPODATA_BETWEEN_MAPS;
-  buf.previous = null;
-  for await (const batch of sources.conda) yield* mapChunks(buf, batch, '.conda', 'packages.conda');
-  buf.text += repodataTail(await removed());
-  yield buf.text;
+  const doc = new RepodataText(subdir);
+  for (const [i, entries] of [sources.tarBz2, sources.conda].entries()) {
+    if (i === 1) doc.startConda();
+    for (const { filename, recordJson } of entries) {
+      doc.add(filename, recordJson);
+      if (doc.length >= REPODATA_CHUNK_CHARS) yield doc.take();
+    }
+  }
+  doc.finish(removed);
+  yield doc.take();
 }
 
 /**

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { IndexSnapshot, SnapshotRecord } from '../../src/db/repositories.js';
+import { decompress } from 'zstd-napi';
 import { writeFull } from '../../src/indexer/index-writer.js';
 import { FsObjectStore } from '../../src/storage/fs-object-store.js';
 import { indexKey } from '../../src/storage/keys.js';
@@ -62,7 +63,37 @@ describe('writeFull', () => {
     assert.deepEqual(runExports.packages['b-1-0.tar.bz2'], { run_exports: { weak: ['x'] } });
     assert.deepEqual(runExports['packages.conda']['a-2-0.conda'], { run_exports: {} });
     assert.equal(open.size, 0);
+    for (const doc of ['repodata.json', 'run_exports.json']) {
+      const file = (variant: string) => fs.readFileSync(path.join(store.root, indexKey('ch', 'noarch', 7, variant)));
+      assert.ok(decompress(file(`${doc}.zst`)).equals(file(doc)), `${doc}.zst holds other bytes than ${doc}`);
+    }
   });
+
+  for (const failing of ['.zst', '.json'] as const) {
+    it(`when only the ${failing === '.zst' ? '.zst' : 'plain'} writes fail part-way, the pass fails without waiting and leaves no file`, async () => {
+      const pad = 'x'.repeat(2000);
+      const many = Array.from({ length: 3000 }, (_, i) => ({
+        filename: `p${String(i).padStart(4, '0')}-1-0.conda`, recordJson: JSON.stringify({ name: 'p', pad }), runExportsJson: JSON.stringify({ weak: [pad] }),
+      }));
+      const { snap, open } = snapshot({ 'tar.bz2': [], conda: many });
+      const store = tempStore();
+      const put = store.putStream.bind(store);
+      // The other file of each pair is written for real (temporary file, then rename).
+      store.putStream = async (key, chunks) => {
+        if (!key.endsWith(failing)) return put(key, chunks);
+        for await (const chunk of chunks) {
+          void chunk;
+          throw new Error('no space left');
+        }
+        throw new Error('no chunks');
+      };
+      await assert.rejects(writeFull(store, ref, snap, () => {}), /no space left/);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal(open.size, 0, `cursors left open: ${[...open].join(', ')}`);
+      const left = fs.readdirSync(store.root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name);
+      assert.deepEqual(left, [], 'files left behind');
+    });
+  }
 
   it('a record out of order fails the generation: nothing published, cursor closed', async () => {
     const conda = ['a-2-0.conda', 'b-2-0.conda', 'c-2-0.conda', 'b-3-0.conda', 'e-2-0.conda', 'f-2-0.conda', 'g-2-0.conda'].map(record);
