@@ -7,6 +7,9 @@ import Database from 'better-sqlite3';
 import { sortVersionsDesc } from '../core/versions.js';
 import { SqliteCatalogRepository } from '../db/sqlite/catalog.js';
 import { channeldataFromCatalog } from './channeldata.js';
+import { runInBackground } from './worker-thread.js';
+
+runInBackground();
 
 const { file, channelId } = workerData as { file: string; channelId: number };
 const db = new Database(file, { readonly: true, fileMustExist: true });

@@ -16,6 +16,9 @@ import type { SubdirRef } from '../core/types.js';
 import { openSnapshotReader, snapshotOn } from '../db/sqlite/index-state.js';
 import { createObjectStore } from '../storage/create-store.js';
 import { writeFull } from './index-writer.js';
+import { runInBackground } from './worker-thread.js';
+
+runInBackground();
 
 export interface FullPassRequest { id: number; ref: SubdirRef }
 export type FullPassReply =

@@ -10,11 +10,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { SubdirRef } from '../../src/core/types.js';
 import { sqliteFile } from '../../src/db/sqlite/index.js';
 import { FullPassThread } from '../../src/indexer/full-pass-in-worker.js';
 import { writeFull } from '../../src/indexer/index-writer.js';
+import { BACKGROUND_NICE } from '../../src/indexer/worker-thread.js';
 import { FsObjectStore } from '../../src/storage/fs-object-store.js';
 import { indexKey } from '../../src/storage/keys.js';
 import { upload } from '../helpers/access.js';
@@ -101,6 +103,31 @@ describe('full passes in a worker thread', () => {
     fs.rmSync(path.join(dataDir, 'channels'));
     const written = await t.write(ref);
     assert.ok(fs.existsSync(path.join(dataDir, 'channels', indexKey('threaded', 'linux-64', written.revision, 'repodata.json.zst'))));
+  });
+
+  it('runs at a lower priority than the server thread (Linux: nice is per thread)', { skip: process.platform !== 'linux' }, async () => {
+    const niceOf = () => {
+      const out = new Map<number, number>();
+      for (const tid of fs.readdirSync('/proc/self/task')) {
+        try {
+          // Fields after "(comm)": state is field 3, nice field 19.
+          const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+          out.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+        } catch {
+          // the thread ended meanwhile
+        }
+      }
+      return out;
+    };
+    const baseline = os.getPriority();
+    const before = niceOf();
+    const t = thread(server.dataDir);
+    await t.write(ref);
+    const afterPass = niceOf();
+    assert.equal(afterPass.get(process.pid), baseline, 'the main thread keeps its priority');
+    const lowered = [...afterPass].filter(([tid, nice]) => !before.has(tid) && nice === Math.min(19, baseline + BACKGROUND_NICE));
+    assert.ok(lowered.length >= 1, `no new thread at nice ${baseline + BACKGROUND_NICE}: ${JSON.stringify([...afterPass])}`);
+    await t.close();
   });
 
   it('refuses passes once closed', async () => {
