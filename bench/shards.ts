@@ -35,9 +35,11 @@
 //    msgpack) until the name's shard hash changes; (b) repodata.json.zst,
 //    polled every 20 ms with If-None-Match until a new ETag whose body lists
 //    the file, from a worker thread (bench/lib/zst-watch-worker.ts: each new
-//    .zst is decompressed, 193 MB at 465k records, and in this thread that
-//    paused the timing of the next upload). Visible = headers of that answer. The next upload starts when
-//    both have seen the previous one.
+//    .zst is decompressed, 193 MB at 465k records). Visible = headers of
+//    that answer. The next upload starts when both have seen the previous
+//    one. The client is a small process of its own (bench/lib/upload-series.ts):
+//    in this one, whose heap holds stage 1's leftovers, its own garbage
+//    collection paused the timing (uploads 23 ms p50 here, 12-14 ms there).
 // 3. Bytes of a solve: from 10 root names, the shard index and then the
 //    shards of every name reachable through depends, as a sharded client
 //    fetches them; against repodata.json.zst and repodata.json.
@@ -57,7 +59,6 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -71,7 +72,7 @@ import {
   printTable, procMemory, resetPeakRss, round, runBench,
 } from './lib/common.js';
 import { spawnBenchServer, stopServer, uploadRaw } from './lib/http.js';
-import type { WatchReply, WatchRequest } from './lib/zst-watch-worker.js';
+import type { SeriesInput, SeriesOutput } from './lib/upload-series.js';
 import { checkNames, loadTemplates, packageRow, versionOf, type Template } from './lib/synthetic.js';
 
 const args = parseBenchArgs();
@@ -229,11 +230,6 @@ function get(url: string, headers: Record<string, string>, agent: http.Agent | f
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** bench/lib/zst-watch-worker.ts in a thread (tsx registered there first: Node 20 does not carry it into workers). */
-function startZstWatcher(): Worker {
-  const source = new URL('./lib/zst-watch-worker.ts', import.meta.url).href;
-  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); })`, { eval: true });
-}
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const decodeShardIndex = (body: Buffer) => decode(zstdDecompress(body)) as { info: Record<string, unknown>; shards: Record<string, Uint8Array> };
 
@@ -624,82 +620,32 @@ runBench('shards', args.quick ? 6 * 60_000 : 29 * 60_000, async () => {
     // ---- 2. the server as its own process: upload → visible.
     const server = await spawnBenchServer(dataDir);
     const pid = server.child.pid!;
-    const zstWatcher = startZstWatcher();
-    onCleanup(() => zstWatcher.terminate().then(() => {}));
 
+    // The client runs in a process of its own: see bench/lib/upload-series.ts.
     const measureUploads = async (channel: string, list: MadePackage[], into?: SizeResult): Promise<void> => {
-      const base = `${server.url}/${channel}/${SUBDIR}`;
-      const shardAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      const repodataAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-      const seriesStart = nowMs();
-      try {
-        let shardEtag = '"none"';
-        let zstEtag = '"none"';
-        const known = new Map<string, string>();
-        const initial = await get(`${base}/repodata_shards.msgpack.zst`, {}, shardAgent);
-        if (initial.status === 200) {
-          shardEtag = initial.etag!;
-          for (const [n, h] of Object.entries(decodeShardIndex(initial.body).shards)) known.set(n, hex(h));
-        }
-        const zst = await get(`${base}/repodata.json.zst`, {}, repodataAgent);
-        if (zst.status === 200) zstEtag = zst.etag!;
-        const peak = new PeakRss(pid);
-        const cpuBefore = procCpuMs(pid);
-        let done = 0;
-        for (const pkg of list) {
-          if (into && nowMs() - seriesStart > SERIES_BUDGET_S * 1000) {
-            log(`${channel}: series budget of ${SERIES_BUDGET_S} s reached after ${done} uploads`);
-            break;
-          }
-          const started = process.hrtime.bigint();
-          const name = pkg.spec.name;
-          const before = known.get(name);
-          const up = await uploadRaw(server.url, channel, token, pkg);
-          if (up.status !== 200) throw new Error(`upload of ${pkg.filename}: ${up.status} ${up.body}`);
-          const shardSeen = (async () => {
-            for (;;) {
-              const pollStart = msSince(started);
-              const r = await get(`${base}/repodata_shards.msgpack.zst`, { 'if-none-match': shardEtag }, shardAgent);
-              if (r.status === 200) {
-                shardEtag = r.etag!;
-                for (const [n, h] of Object.entries(decodeShardIndex(r.body).shards)) known.set(n, hex(h));
-                if (known.get(name) !== before) return pollStart + r.headersMs;
-              } else if (r.status !== 304 && r.status !== 404) {
-                throw new Error(`GET shard index: ${r.status}`);
-              }
-              if (msSince(started) > VISIBLE_TIMEOUT_MS) throw new Error(`${name}'s shard unchanged after ${VISIBLE_TIMEOUT_MS} ms`);
-              await sleep(SHARD_POLL_MS);
-            }
-          })();
-          // In a thread of its own: see bench/lib/zst-watch-worker.ts.
-          const startedAt = performance.timeOrigin + performance.now() - msSince(started);
-          const repodataSeen = new Promise<number>((resolve, reject) => {
-            zstWatcher.once('message', (reply: WatchReply) => {
-              if ('error' in reply) return reject(new Error(reply.error));
-              zstEtag = reply.etag;
-              resolve(reply.seenAt - startedAt);
-            });
-            zstWatcher.postMessage({
-              url: `${base}/repodata.json.zst`, etag: zstEtag, needle: `"${pkg.filename}":`, pollMs: REPODATA_POLL_MS, timeoutMs: VISIBLE_TIMEOUT_MS,
-            } satisfies WatchRequest);
-          });
-          const [shardMs, repodataMs] = await Promise.all([shardSeen, repodataSeen]);
-          done++;
-          if (into) {
-            into.uploadMs.push(up.ms);
-            into.shardVisibleMs.push(shardMs);
-            into.shardAfterAckMs.push(shardMs - up.ms);
-            into.repodataVisibleMs.push(repodataMs);
-          }
-        }
-        const peakKiB = peak.stop();
-        if (into) {
-          into.serverPeakRssMiB = peakKiB / 1024;
-          into.serverCpuMsPerUpload = (procCpuMs(pid) - cpuBefore) / Math.max(1, done);
-        }
-      } finally {
-        shardAgent.destroy();
-        repodataAgent.destroy();
+      const input: SeriesInput = {
+        serverUrl: server.url, channel, subdir: SUBDIR, token,
+        packages: list.map((p) => ({ name: p.spec.name, filename: p.filename, file: p.file, sha256: p.sha256, sizeBytes: p.sizeBytes })),
+        shardPollMs: SHARD_POLL_MS, repodataPollMs: REPODATA_POLL_MS, timeoutMs: VISIBLE_TIMEOUT_MS, budgetS: SERIES_BUDGET_S,
+      };
+      const peak = new PeakRss(pid);
+      const cpuBefore = procCpuMs(pid);
+      const child = spawn(process.execPath, ['--import', 'tsx', new URL('./lib/upload-series.ts', import.meta.url).pathname], { stdio: ['pipe', 'pipe', 'inherit'] });
+      let stdout = '';
+      child.stdout!.on('data', (d) => (stdout += String(d)));
+      child.stdin!.end(JSON.stringify(input));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      const peakKiB = peak.stop();
+      if (code !== 0) throw new Error(`upload series on ${channel} failed (exit ${code})`);
+      const got = JSON.parse(stdout.trim().split('\n').at(-1)!) as SeriesOutput;
+      if (got.budgetReached) log(`${channel}: series budget of ${SERIES_BUDGET_S} s reached after ${got.uploadMs.length} uploads`);
+      if (into) {
+        into.uploadMs.push(...got.uploadMs);
+        into.shardVisibleMs.push(...got.shardVisibleMs);
+        into.shardAfterAckMs.push(...got.shardVisibleMs.map((v, i) => v - got.uploadMs[i]!));
+        into.repodataVisibleMs.push(...got.repodataVisibleMs);
+        into.serverPeakRssMiB = peakKiB / 1024;
+        into.serverCpuMsPerUpload = (procCpuMs(pid) - cpuBefore) / Math.max(1, got.uploadMs.length);
       }
     };
 

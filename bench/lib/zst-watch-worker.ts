@@ -1,4 +1,4 @@
-// Worker thread of bench/shards.ts: waits until repodata.json.zst lists a
+// Worker thread of bench/lib/upload-series.ts: waits until repodata.json.zst lists a
 // file. Each new .zst is downloaded and decompressed (193 MB at 465k
 // records); done in the measuring thread, that work and the garbage it
 // leaves paused the thread timing the next upload. Times are epoch
