@@ -20,7 +20,7 @@
 //   PostgreSQL they run here: their queries wait on the network anyway.
 // - Package files whose rows were deleted are unlinked only once both kinds
 //   of index no longer list them; superseded shards live a week more.
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, Repositories } from '../db/repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.js';
@@ -59,6 +59,9 @@ const SHARD_COLLECTION_INTERVAL_MS = 10 * 60_000;
 
 /** Names per channeldata.json query: a few milliseconds of work at a time. */
 const CHANNELDATA_NAMES_PER_READ = 32;
+
+/** How often indexNow looks again while another process holds the subdir's lease. */
+const INDEX_NOW_RETRY_MS = 50;
 
 const jobKey = (ref: SubdirRef, kind: Kind) => `${ref.channelId}/${ref.subdir}/${kind}`;
 
@@ -122,15 +125,38 @@ export class Indexer {
 
   /** Brings a subdir fully up to date now and waits for it (CLI, channel creation, start-up). */
   async indexNow(ref: SubdirRef): Promise<void> {
-    for (const kind of ['shards', 'full'] as const) {
-      const key = jobKey(ref, kind);
-      const pending = this.timers.get(key);
-      if (pending) {
-        clearTimeout(pending.timer);
-        this.timers.delete(key);
+    const target = (await this.repos.indexState.get(ref.channelId, ref.subdir))?.revision ?? 0;
+    const behind = async () => {
+      const s = await this.repos.indexState.get(ref.channelId, ref.subdir);
+      if (s === null) return [];
+      return (['shards', 'full'] as const).filter((kind) => (kind === 'full' ? s.indexedRevision : s.shardsRevision) < target);
+    };
+    // A pass finds the subdir leased by another process (a server's poll
+    // noticed the change first) and returns at once: then the index is that
+    // process's to publish, and this waits for it — a CLI command that
+    // created a channel must not exit before the channel is served. Should
+    // the holder die, its lease lapses and the next try here takes over.
+    const deadline = Date.now() + 2 * (this.opts.leaseMs ?? 30_000) + 5_000;
+    let first = true;
+    for (let kinds: Kind[] = ['shards', 'full']; kinds.length > 0; kinds = await behind()) {
+      if (!first) {
+        if (Date.now() > deadline) {
+          this.log.warn({ channel: ref.channel, subdir: ref.subdir, target }, 'index not published in time by the process holding its lease');
+          return;
+        }
+        await sleep(INDEX_NOW_RETRY_MS);
       }
-      await this.running.get(key);
-      await this.launch({ ref, kind });
+      first = false;
+      for (const kind of kinds) {
+        const key = jobKey(ref, kind);
+        const pending = this.timers.get(key);
+        if (pending) {
+          clearTimeout(pending.timer);
+          this.timers.delete(key);
+        }
+        await this.running.get(key);
+        await this.launch({ ref, kind });
+      }
     }
   }
 

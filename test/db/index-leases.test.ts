@@ -33,3 +33,27 @@ describe('index leases', () => {
     await indexState.releaseLease(ref, 'shards', taker);
   });
 });
+
+describe('indexNow while another process holds the lease', () => {
+  const servers: TestServer[] = [];
+  after(() => Promise.all(servers.map((s) => s.close())));
+
+  test('waits until the index is published (here: the holder never writes, its lease lapses, this process takes over)', async () => {
+    const server = await startServer();
+    servers.push(server);
+    const { indexState } = server.core.repos;
+    const channel = await server.core.channels.create('held', server.admin.id, { isPublic: true });
+    const ref = { channelId: channel.id, channel: 'held', subdir: 'noarch' };
+    // Another process (a server whose poll saw the change first) holds both leases for 1.5 s.
+    const other = 'other-host:9:dddd';
+    const until = Date.now() + 1500;
+    assert.equal(await indexState.tryLease(ref, 'shards', other, until), true);
+    assert.equal(await indexState.tryLease(ref, 'full', other, until), true);
+    await indexState.touch(channel.id, 'noarch');
+    const target = (await indexState.get(channel.id, 'noarch'))!.revision;
+    await server.core.indexer.indexNow(ref);
+    const s = (await indexState.get(channel.id, 'noarch'))!;
+    assert.ok(Date.now() >= until, 'indexNow returned while the other process still held the subdir');
+    assert.ok(s.indexedRevision >= target && s.shardsRevision >= target, `index not published: ${JSON.stringify(s)} for revision ${target}`);
+  });
+});
