@@ -14,7 +14,10 @@ describe('channeldata.json rebuilds and channel deletion', () => {
   const refs: SubdirRef[] = [];
 
   before(async () => {
-    server = await startServer();
+    // The server's own indexer must not pick the touched subdirs up first
+    // (its poll, every 500 ms by default): this test's indexer would then
+    // wait for the server to publish and never queue a rebuild of its own.
+    server = await startServer({ env: { CHANNELD_INDEX_POLL_MS: '3600000' } });
     for (const name of ['cd-slow', 'cd-queued', 'cd-other']) {
       const channel = await server.core.channels.create(name, server.admin.id, { isPublic: true });
       refs.push({ channelId: channel.id, channel: name, subdir: 'noarch' });
