@@ -44,6 +44,27 @@ function tempStore(): FsObjectStore {
   return new FsObjectStore(fs.mkdtempSync(path.join(os.tmpdir(), 'channeld-writer-')));
 }
 
+/** Big records: each writer's first piece comes long before the source ends. */
+function bigRecords(n: number): SnapshotRecord[] {
+  const pad = 'x'.repeat(2000);
+  return Array.from({ length: n }, (_, i) => ({
+    filename: `p${String(i).padStart(4, '0')}-1-0.conda`, recordJson: JSON.stringify({ name: 'p', pad }), runExportsJson: JSON.stringify({ weak: [pad] }),
+  }));
+}
+
+/** Makes the store's writes of keys `failing` picks take their first chunk, then fail (a disk or bucket error); others are real. */
+function failWrites(store: FsObjectStore, failing: (key: string) => boolean): void {
+  const put = store.putStream.bind(store);
+  store.putStream = async (key, chunks) => {
+    if (!failing(key)) return put(key, chunks);
+    for await (const chunk of chunks) {
+      void chunk;
+      throw new Error('no space left');
+    }
+    throw new Error('no chunks');
+  };
+}
+
 describe('writeFull', () => {
   it('writes repodata.json and run_exports.json from one scan, listing the same files', async () => {
     const tarBz2 = ['a-1-0.tar.bz2', 'b-1-0.tar.bz2', 'c-1-0.tar.bz2'].map(record);
@@ -71,22 +92,10 @@ describe('writeFull', () => {
 
   for (const failing of ['.zst', '.json'] as const) {
     it(`when only the ${failing === '.zst' ? '.zst' : 'plain'} writes fail part-way, the pass fails without waiting and leaves no file`, async () => {
-      const pad = 'x'.repeat(2000);
-      const many = Array.from({ length: 3000 }, (_, i) => ({
-        filename: `p${String(i).padStart(4, '0')}-1-0.conda`, recordJson: JSON.stringify({ name: 'p', pad }), runExportsJson: JSON.stringify({ weak: [pad] }),
-      }));
-      const { snap, open } = snapshot({ 'tar.bz2': [], conda: many });
+      const { snap, open } = snapshot({ 'tar.bz2': [], conda: bigRecords(3000) });
       const store = tempStore();
-      const put = store.putStream.bind(store);
       // The other file of each pair is written for real (temporary file, then rename).
-      store.putStream = async (key, chunks) => {
-        if (!key.endsWith(failing)) return put(key, chunks);
-        for await (const chunk of chunks) {
-          void chunk;
-          throw new Error('no space left');
-        }
-        throw new Error('no chunks');
-      };
+      failWrites(store, (key) => key.endsWith(failing));
       await assert.rejects(writeFull(store, ref, snap, () => {}), /no space left/);
       await new Promise((r) => setTimeout(r, 20));
       assert.equal(open.size, 0, `cursors left open: ${[...open].join(', ')}`);
@@ -107,21 +116,9 @@ describe('writeFull', () => {
   });
 
   it('when both writes fail part-way, the snapshot cursor is closed, not left paused', async () => {
-    // Big records: each reader's first 64 KB chunk comes long before the source ends.
-    const pad = 'x'.repeat(2000);
-    const many = Array.from({ length: 2000 }, (_, i) => ({
-      filename: `p${String(i).padStart(4, '0')}-1-0.conda`, recordJson: JSON.stringify({ name: 'p', pad }), runExportsJson: JSON.stringify({ weak: [pad] }),
-    }));
-    const { snap, open } = snapshot({ 'tar.bz2': [], conda: many });
+    const { snap, open } = snapshot({ 'tar.bz2': [], conda: bigRecords(2000) });
     const store = tempStore();
-    // A store that takes the first chunk of every write, then fails (a disk or bucket error).
-    store.putStream = async (_key, chunks) => {
-      for await (const chunk of chunks) {
-        void chunk;
-        throw new Error('no space left');
-      }
-      throw new Error('no chunks');
-    };
+    failWrites(store, () => true);
     await assert.rejects(writeFull(store, ref, snap, () => {}), /no space left/);
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(open.size, 0, `cursors left open: ${[...open].join(', ')}`);
