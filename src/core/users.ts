@@ -30,8 +30,11 @@ export class UserService {
     if (!LOGIN_RE.test(login)) {
       throw new Errors.BAD_REQUEST(`invalid login ${JSON.stringify(login)}: use letters, digits, "_", "." and "-" (at most 39)`);
     }
-    if (await this.repos.users.byLogin(login)) throw new Errors.CONFLICT(`user '${login}' already exists`);
-    return this.repos.users.create(login, isAdmin);
+    // One insert decides: a check first would let two concurrent creates of
+    // one login both pass it, and the second would fail on the unique index.
+    const user = await this.repos.users.create(login, isAdmin);
+    if (!user) throw new Errors.CONFLICT(`user '${login}' already exists`);
+    return user;
   }
 
   async byLogin(login: string): Promise<User> {
@@ -99,15 +102,10 @@ export class UserService {
   /** First start: with no users at all, create `admin` and return its one-time key. */
   async bootstrapAdmin(): Promise<string | null> {
     if ((await this.repos.users.count()) > 0) return null;
-    let admin: User;
-    try {
-      admin = await this.repos.users.create('admin', true);
-    } catch (err) {
-      // Replicas starting together on one empty database: one creates the
-      // admin, the others' inserts break the unique login and find it there.
-      if (await this.repos.users.byLogin('admin')) return null;
-      throw err;
-    }
+    // Replicas starting together on one empty database: one creates the
+    // admin; the others' inserts find the login taken and do nothing.
+    const admin = await this.repos.users.create('admin', true);
+    if (!admin) return null;
     const { token } = await this.createKey(admin, { name: 'bootstrap', description: 'created on first start', expiresAt: null });
     return token;
   }

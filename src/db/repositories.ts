@@ -11,7 +11,8 @@ import type {
 } from '../core/types.js';
 
 export interface UserRepository {
-  create(login: string, isAdmin: boolean): Promise<User>;
+  /** null when the login is taken. */
+  create(login: string, isAdmin: boolean): Promise<User | null>;
   setPasswordHash(userId: number, hash: string | null): Promise<void>;
   passwordHash(userId: number): Promise<string | null>;
   byLogin(login: string): Promise<User | null>;

@@ -1,7 +1,8 @@
 // The bootstrap admin on first start: exactly one, whatever starts at once.
 // Replicas rolled out together on an empty database all try it; one must
-// win and the others start without error (the losers' inserts break the
-// unique login). Runs on whichever database the suite uses.
+// win and the others start without error (the losers' inserts find the
+// login taken). Creating one login twice at once: one user, one 409.
+// Runs on whichever database the suite uses.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,6 +11,7 @@ import { loadConfig } from '../../src/config.js';
 import { createCore, type Core } from '../../src/core/core.js';
 import { backendEnv } from '../helpers/backends.js';
 import { tempDataDir } from '../helpers/server.js';
+import { isAppError } from '../../src/errors.js';
 
 describe('bootstrap admin', () => {
   const cores: Core[] = [];
@@ -29,5 +31,20 @@ describe('bootstrap admin', () => {
     assert.equal(tokens.filter((t) => t !== null).length, 1, `tokens: ${tokens.map((t) => (t ? 'key' : 'null')).join(', ')}`);
     assert.equal(await cores[0]!.repos.users.count(), 1);
     assert.equal(await cores[1]!.users.bootstrapAdmin(), null, 'a later start makes no second key');
+  });
+
+  test('one login created by several processes at once: one user, the others a conflict', async () => {
+    const [a, b] = cores as [Core, Core];
+    const results = await Promise.allSettled([a, b, a, b].map((c) => c.users.create('twice', false)));
+    const made = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(made.length, 1, JSON.stringify(results.map((r) => (r.status === 'fulfilled' ? 'user' : String(r.reason)))));
+    for (const r of results) {
+      if (r.status === 'rejected') {
+        assert.ok(isAppError(r.reason), String(r.reason));
+        assert.equal(r.reason.statusCode, 409);
+        assert.match(r.reason.message, /user 'twice' already exists/);
+      }
+    }
+    assert.equal((await b.repos.users.byLogin('twice'))?.id, (made[0] as PromiseFulfilledResult<{ id: number }>).value.id);
   });
 });

@@ -31,7 +31,7 @@ async function twoReplicas(): Promise<{ a: Repositories; b: Repositories; channe
   const url = (await backendEnv(dataDir)).CHANNELD_DATABASE_URL!;
   const a = await createPostgresRepositories(url);
   const b = await createPostgresRepositories(url);
-  const owner = await a.users.create('owner', true);
+  const owner = (await a.users.create('owner', true))!;
   const channel = (await a.channels.create({ name: 'shared', ownerId: owner.id, isPublic: true, description: null }))!;
   return { a, b, channelId: channel.id, dataDir };
 }
@@ -140,7 +140,7 @@ describe('PostgreSQL byte order', { skip }, () => {
   });
 
   test('filenames, snapshot records and names come back in byte order (A < _ < a)', async () => {
-    const owner = await repos.users.create('o', false);
+    const owner = (await repos.users.create('o', false))!;
     const { id: channelId } = (await repos.channels.create({ name: 'c', ownerId: owner.id, isPublic: true, description: null }))!;
     const names = ['a', '_x', 'A', 'Z', 'b'];
     await repos.packages.insertFound(names.map((n) => file(channelId, `${n}-1-0.tar.bz2`)));

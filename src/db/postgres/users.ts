@@ -6,9 +6,11 @@ import { type Pool, row, rows } from './database.js';
 export class PgUserRepository implements UserRepository {
   constructor(private readonly pool: Pool) {}
 
-  async create(login: string, isAdmin: boolean): Promise<User> {
-    return toUser((await row<UserRow>(this.pool,
-      'INSERT INTO users (login, is_admin, created_at) VALUES ($1, $2, $3) RETURNING *', [login, isAdmin ? 1 : 0, Date.now()]))!);
+  async create(login: string, isAdmin: boolean): Promise<User | null> {
+    const r = await row<UserRow>(this.pool,
+      'INSERT INTO users (login, is_admin, created_at) VALUES ($1, $2, $3) ON CONFLICT (login) DO NOTHING RETURNING *',
+      [login, isAdmin ? 1 : 0, Date.now()]);
+    return r ? toUser(r) : null;
   }
 
   async byLogin(login: string): Promise<User | null> {

@@ -16,7 +16,7 @@ export class SqliteUserRepository implements UserRepository {
 
   constructor(db: SqliteDb) {
     this.insert = db.prepare<[string, number, number], UserRow>(
-      'INSERT INTO users (login, is_admin, created_at) VALUES (?, ?, ?) RETURNING *');
+      'INSERT INTO users (login, is_admin, created_at) VALUES (?, ?, ?) ON CONFLICT (login) DO NOTHING RETURNING *');
     this.selectByLogin = db.prepare<[string], UserRow>('SELECT * FROM users WHERE login = ?');
     this.selectById = db.prepare<[number], UserRow>('SELECT * FROM users WHERE id = ?');
     this.selectCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users');
@@ -24,8 +24,9 @@ export class SqliteUserRepository implements UserRepository {
     this.selectPassword = db.prepare<[number], { password_hash: string | null }>('SELECT password_hash FROM users WHERE id = ?');
   }
 
-  async create(login: string, isAdmin: boolean): Promise<User> {
-    return toUser(this.insert.get(login, isAdmin ? 1 : 0, Date.now())!);
+  async create(login: string, isAdmin: boolean): Promise<User | null> {
+    const r = this.insert.get(login, isAdmin ? 1 : 0, Date.now());
+    return r ? toUser(r) : null;
   }
 
   async byLogin(login: string): Promise<User | null> {
