@@ -26,7 +26,22 @@ export interface S3StoreOptions {
   region: string | null;
   forcePathStyle: boolean;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | null;
+  /** Overrides of the timeouts below (tests). */
+  timeouts?: { connectMs: number; idleMs: number };
 }
+
+// The SDK sets no timeouts of its own: a bucket that accepts a connection and
+// then stops answering would hang the call for ever — an upload's request, or
+// an index pass that keeps renewing its lease and never publishes. These turn
+// such a stall into an error (the SDK retries it, then the caller fails).
+/** Time to open a connection to the bucket. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Time a request's socket may stay silent both ways. Not a limit on a whole
+ * transfer: a slow upload or download that keeps moving is never cut. S3 keeps
+ * a slow CompleteMultipartUpload alive with whitespace well inside this.
+ */
+const SOCKET_IDLE_TIMEOUT_MS = 120_000;
 
 /** Part size of multipart uploads: S3's minimum; bodies below it go up in one PUT. */
 const PART_SIZE = 8 * 1024 * 1024;
@@ -57,6 +72,10 @@ export class S3ObjectStore implements ObjectStore {
       // (MinIO, R2, Ceph, s3rver) do not all understand the newer defaults.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: {
+        connectionTimeout: opts.timeouts?.connectMs ?? CONNECT_TIMEOUT_MS,
+        socketTimeout: opts.timeouts?.idleMs ?? SOCKET_IDLE_TIMEOUT_MS,
+      },
     });
   }
 

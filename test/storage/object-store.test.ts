@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
@@ -234,5 +235,35 @@ describe('the folder store keeps its zero-copy path', () => {
     const folder = backends.find((x) => x.name === 'folder')!.store;
     assert.equal(folder.localFile!('a/b'), path.join(fsRoot, 'a/b'));
     assert.equal(backends.find((x) => x.name === 's3')!.store.localFile, undefined);
+  });
+});
+
+describe('a bucket that stops answering', () => {
+  // Accepts connections, reads what it is sent, never answers: a stalled
+  // endpoint. Without socket timeouts every call below waits for ever.
+  it('fails the call instead of hanging it (the SDK sets no timeout of its own)', { timeout: 60_000 }, async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    const store = new S3ObjectStore({
+      bucket: 'stalled', prefix: '', endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', forcePathStyle: true,
+      credentials: { accessKeyId: 'k', secretAccessKey: 's' }, timeouts: { connectMs: 1000, idleMs: 400 },
+    });
+    try {
+      const started = Date.now();
+      for (const call of [() => store.stat('a/b'), () => store.putStream('a/c', [randomBytes(1000)]), () => store.read('a/b')]) {
+        await assert.rejects(call(), (err: Error) => /timed out/.test(err.message));
+      }
+      assert.ok(sockets.length >= 3, `the calls reached the endpoint (${sockets.length} connections)`);
+      assert.ok(Date.now() - started < 30_000, `${Date.now() - started} ms`);
+      store.client.destroy();
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
