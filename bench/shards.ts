@@ -90,7 +90,10 @@ const VISIBLE_TIMEOUT_MS = 120_000;
 const BASE_NAMES = 30;
 const MID_NAMES = 500;
 const ROOTS = 10;
-const LOAD_DURATION_S = args.quick ? 2 : 5;
+// At ~2 answers of 193 MB per second, a window counts whole answers only and
+// each connection's last one is cut off: in 5 s that was 4 of ~10 (the
+// 0.66-0.99 × spread between runs), in 15 s it is 4 of ~30.
+const LOAD_DURATION_S = args.quick ? 2 : 15;
 const LOAD_ROUNDS = args.quick ? 1 : 3;
 const LOAD_CONNECTIONS = 4;
 // Bounds, so a slow path is reported instead of hanging the run.
@@ -316,7 +319,9 @@ interface LoadResult {
 }
 
 async function load(url: string, headers: Record<string, string>, expectBytes: number, durationS = LOAD_DURATION_S): Promise<LoadResult> {
-  const r = await autocannon({ url, headers, connections: LOAD_CONNECTIONS, duration: durationS });
+  // autocannon gives up on an answer after 10 s by default; one 193 MB answer
+  // among four can take that long on a loaded machine (nginx's too).
+  const r = await autocannon({ url, headers, connections: LOAD_CONNECTIONS, duration: durationS, timeout: 60 });
   if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
   // A short warm-up on a loaded machine may finish no 40 MB answer at all.
   if (r.requests.total === 0) {
