@@ -22,6 +22,10 @@ function runExportsOf(text: string | null): unknown {
 export class RunExportsText {
   private text: string;
   private first = true;
+  // Builds of one version come one after another (filename order) and
+  // usually carry the same run_exports: the last value's entry is reused.
+  private lastRaw: string | null | undefined = undefined;
+  private lastValue = '';
 
   constructor(subdir: string) {
     this.text = `{"info":${canonicalJson({ subdir, version: 1 })},"packages":{`;
@@ -33,7 +37,11 @@ export class RunExportsText {
   }
 
   add(filename: string, runExportsJson: string | null): void {
-    this.text += (this.first ? '' : ',') + `${canonicalJson(filename)}:${canonicalJson({ run_exports: runExportsOf(runExportsJson) })}`;
+    if (runExportsJson !== this.lastRaw) {
+      this.lastRaw = runExportsJson;
+      this.lastValue = canonicalJson({ run_exports: runExportsOf(runExportsJson) });
+    }
+    this.text += (this.first ? '' : ',') + `${canonicalJson(filename)}:${this.lastValue}`;
     this.first = false;
   }
 

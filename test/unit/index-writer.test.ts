@@ -90,6 +90,26 @@ describe('writeFull', () => {
     }
   });
 
+  it('gives every file its own run_exports when neighbours share, alternate or lack theirs', async () => {
+    // Consecutive builds usually share run_exports and the writer reuses the
+    // last entry: every change in the sequence must still show.
+    const values = ['{"weak":["x"]}', '{"weak":["x"]}', null, null, '{"weak":["x"]}', '{"strong":["y"]}', '{"strong":["y"]}', 'not json', '{"weak":["x"]}', null];
+    const conda = values.map((runExportsJson, i) => ({ filename: `p-1-${i}.conda`, recordJson: '{"name":"p"}', runExportsJson }));
+    const { snap } = snapshot({ 'tar.bz2': [], conda });
+    const store = tempStore();
+    await writeFull(store, ref, snap, () => {});
+    const runExports = JSON.parse(fs.readFileSync(path.join(store.root, indexKey('ch', 'noarch', 7, 'run_exports.json')), 'utf8'));
+    const expected = values.map((v) => {
+      if (v === null) return {};
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        return {};
+      }
+    });
+    assert.deepEqual(conda.map((r) => runExports['packages.conda'][r.filename].run_exports), expected);
+  });
+
   for (const failing of ['.zst', '.json'] as const) {
     it(`when only the ${failing === '.zst' ? '.zst' : 'plain'} writes fail part-way, the pass fails without waiting and leaves no file`, async () => {
       const { snap, open } = snapshot({ 'tar.bz2': [], conda: bigRecords(3000) });
