@@ -38,8 +38,9 @@ export interface S3StoreOptions {
 const CONNECT_TIMEOUT_MS = 10_000;
 /**
  * Time a request's socket may stay silent both ways. Not a limit on a whole
- * transfer: a slow upload or download that keeps moving is never cut. S3 keeps
- * a slow CompleteMultipartUpload alive with whitespace well inside this.
+ * transfer: a slow upload or download that keeps moving is never cut (a proxied
+ * download whose client stops reading for this long is). AWS S3 sends
+ * whitespace while a slow CompleteMultipartUpload works, to keep it alive.
  */
 const SOCKET_IDLE_TIMEOUT_MS = 120_000;
 
