@@ -1,0 +1,57 @@
+// The hostile-request suite's server: a real `channeld serve` child process,
+// so a request that would end the process is seen to end it (an in-process
+// server would take the test runner down with it, or hide the exit).
+// After every attack a test calls `assertHealthy()`: the process is alive,
+// /healthz answers 200, and nothing it wrote says an error escaped request
+// handling.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnServer, tempDataDir, waitFor, type ChildServer } from '../helpers/server.js';
+
+export interface HostileServer {
+  url: string;
+  dataDir: string;
+  /** The first-start admin's API key (from the server's own output). */
+  adminKey: string;
+  server: ChildServer;
+  /** The process is alive, /healthz is 200, and no uncaught error reached its output. */
+  assertHealthy(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const ESCAPED = /uncaughtException|unhandledRejection|UnhandledPromiseRejection|FATAL ERROR|Segmentation fault/i;
+
+export async function startHostileServer(env: Record<string, string> = {}): Promise<HostileServer> {
+  const dataDir = tempDataDir('channeld-hostile-');
+  const server = await spawnServer(dataDir, { CHANNELD_LOG_LEVEL: 'info', ...env });
+  const adminKey = await waitFor(async () => /pfx_[A-Za-z0-9]{52}/.exec(server.output())?.[0], 10_000);
+  return {
+    url: server.url,
+    dataDir,
+    adminKey,
+    server,
+    async assertHealthy() {
+      assert.equal(server.child.exitCode, null, `server exited:\n${server.output().slice(-4000)}`);
+      assert.equal(server.child.signalCode, null, `server was killed:\n${server.output().slice(-4000)}`);
+      const r = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(5000) });
+      assert.equal(r.status, 200);
+      await r.arrayBuffer();
+      const escaped = ESCAPED.exec(server.output());
+      assert.equal(escaped, null, `an error escaped request handling:\n${server.output().slice(-4000)}`);
+    },
+    async stop() {
+      await server.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every package file stored under a channel of a folder-store data dir (empty on other stores). */
+export function storedPackageFiles(dataDir: string, channel: string): string[] {
+  const root = path.join(dataDir, 'channels', channel);
+  if (!fs.existsSync(root)) return [];
+  return fs.readdirSync(root, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile() && /\.(conda|tar\.bz2)$/.test(d.name))
+    .map((d) => path.join(d.parentPath, d.name));
+}
