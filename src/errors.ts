@@ -34,6 +34,8 @@ export const Errors = {
   CHECKSUM_MISMATCH: define('CHECKSUM_MISMATCH', 400, 'the data received does not match X-File-SHA256'),
   SIZE_MISMATCH: define('SIZE_MISMATCH', 400, 'the data received does not match Content-Length'),
   METADATA_MISMATCH: define('METADATA_MISMATCH', 400, 'file name does not match info/index.json'),
+  // A field of info/index.json has a type conda, mamba or rattler cannot read (CEP 34); the message names it.
+  INVALID_METADATA: define('INVALID_METADATA', 400, 'info/index.json has a field clients cannot read'),
   INVALID_SUBDIR: define('INVALID_SUBDIR', 400, 'invalid subdir'),
   INVALID_CHANNEL_NAME: define('INVALID_CHANNEL_NAME', 400, 'invalid channel name'),
   INVALID_ATTESTATION: define('INVALID_ATTESTATION', 400, 'the attestation is not a sigstore bundle for this package and channel'),

@@ -6,6 +6,7 @@ import pino from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig, type Config } from '../config.js';
 import { createCore, type Core } from '../core/core.js';
+import { findInvalidRecords } from '../core/stored-metadata.js';
 import { isAppError } from '../errors.js';
 import { formatSummary, migrateStorage, MigrateError } from './migrate-storage.js';
 import { serve } from './serve.js';
@@ -19,6 +20,7 @@ const USAGE = `usage:
   channeld channel create NAME --owner LOGIN [--private] [--data DIR]
   channeld reindex CHANNEL [SUBDIR] [--data DIR]
   channeld audit [--limit N] [--channel NAME] [--data DIR]
+  channeld check [--data DIR]
   channeld migrate-storage [--to-database postgres://…] [--to-storage s3://bucket/prefix] [--resume] [--data DIR]
 
 Configuration also comes from CHANNELD_* environment variables (see README).`;
@@ -59,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const [command, sub, ...rest] = positionals;
-  const known = ['serve', 'reindex', 'audit', 'user create', 'user set-password', 'key create', 'key revoke', 'channel create', 'migrate-storage'];
+  const known = ['serve', 'reindex', 'audit', 'check', 'user create', 'user set-password', 'key create', 'key revoke', 'channel create', 'migrate-storage'];
   if (!known.includes(command!) && !known.includes(`${command} ${sub}`)) {
     // Checked before anything opens the data folder: a typo creates nothing.
     process.stderr.write(`channeld: unknown command: ${[command, sub].filter(Boolean).join(' ')}\n${USAGE}\n`);
@@ -71,8 +73,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const core = await createCore(config, cliLogger(config));
   try {
-    await run(core, config, command!, sub, rest, values);
-    return 0;
+    return (await run(core, config, command!, sub, rest, values)) ?? 0;
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`channeld: ${err.message}\n${USAGE}\n`);
@@ -90,13 +91,14 @@ export async function main(argv: string[]): Promise<number> {
 
 type Values = Record<string, string | boolean | undefined>;
 
-async function run(core: Core, _config: Config, command: string, sub: string | undefined, rest: string[], values: Values): Promise<void> {
+/** Runs one command; a number is its exit code (0 when it returns nothing). */
+async function run(core: Core, _config: Config, command: string, sub: string | undefined, rest: string[], values: Values): Promise<number | void> {
   const need = (name: string): string => {
     const v = values[name];
     if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
     return v;
   };
-  const verb = command === 'reindex' || command === 'audit' ? command : `${command} ${sub ?? ''}`;
+  const verb = command === 'reindex' || command === 'audit' || command === 'check' ? command : `${command} ${sub ?? ''}`;
   switch (verb) {
     case 'user create': {
       const login = rest[0];
@@ -168,6 +170,15 @@ async function run(core: Core, _config: Config, command: string, sub: string | u
       // One JSON object per line, newest first: easy to grep or feed to jq.
       for (const e of events) process.stdout.write(`${JSON.stringify({ ...e, at: new Date(e.at).toISOString() })}\n`);
       return;
+    }
+    case 'check': {
+      // Stored records clients could not read (accepted before today's rules): one line each, exit 1 if any.
+      const invalid = await findInvalidRecords(core.repos);
+      for (const r of invalid) {
+        process.stdout.write(`${r.channel}/${r.subdir}/${r.filename}: ${r.message}${r.yanked ? '' : ' (still listed until a server starts)'}\n`);
+      }
+      process.stderr.write(`channeld check: ${invalid.length} stored package${invalid.length === 1 ? '' : 's'} with metadata clients cannot read\n`);
+      return invalid.length > 0 ? 1 : 0;
     }
     default:
       throw new UsageError(`unknown command: ${[command, sub].filter(Boolean).join(' ')}`);

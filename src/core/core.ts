@@ -25,6 +25,7 @@ import { CatalogService } from './catalog.js';
 import { ChannelService } from './channels.js';
 import { PackageService } from './packages.js';
 import { PublisherService } from './publishers.js';
+import { setAsideInvalidRecords } from './stored-metadata.js';
 import { recover, settleAbandonedIntents } from './recovery.js';
 import { UserService } from './users.js';
 import { sortVersionsDesc } from './versions.js';
@@ -102,6 +103,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     }),
     async startBackground() {
       await recover(repos, store, tempDir, log, config.uploadIntentTimeoutMs);
+      await setAsideInvalidRecords(repos, log);
       // Not in createCore: a CLI command beside a running server must not empty the server's cache.
       if (!store.localFile && config.readCacheMaxBytes > 0) {
         core.readCache = await LocalReadCache.open(path.join(config.dataDir, 'cache'), store, config.readCacheMaxBytes);

@@ -17,6 +17,7 @@ import { Errors } from '../errors.js';
 import { readPackageMetadata } from '../indexer/package-reader.js';
 import { postInstallFlags } from '../indexer/channeldata.js';
 import { buildRecord, canonicalJson } from '../indexer/repodata.js';
+import { storedRecordProblem } from './stored-metadata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
 import { checkAttestation } from './attestations.js';
@@ -186,6 +187,14 @@ export class PackageService {
   async setYanked(principal: Principal, channelName: string, entries: Array<{ subdir: string; filename: string }>, reason: string | null, hidden: boolean): Promise<void> {
     const channel = await this.channelFor(principal, channelName, 'yank');
     const refs = this.refsOf(channel, entries);
+    if (reason === null) {
+      // A record set aside for metadata clients cannot read stays out of the indexes.
+      for (const ref of refs) {
+        const row = await this.repos.packages.get(ref.channelId, ref.subdir, ref.filename);
+        const problem = row ? storedRecordProblem(row.recordJson) : null;
+        if (problem) throw new Errors.INVALID_METADATA(`${ref.subdir}/${ref.filename} cannot be unyanked: ${problem.message}`);
+      }
+    }
     const missing = await this.repos.packages.setYanked(refs, reason, hidden);
     if (missing) throw new Errors.PACKAGE_NOT_FOUND(`${missing.subdir}/${missing.filename} not found in channel '${channelName}'`);
     this.notifySubdirs(channel, refs);

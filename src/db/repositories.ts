@@ -101,6 +101,19 @@ export interface PackageRepository {
   setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null>;
   /** Deletes every ref in one transaction (files unlinked after reindex); returns the first missing ref or null. */
   deleteMany(refs: PackageRef[]): Promise<PackageRef | null>;
+  /** Up to `limit` stored records with an id above `afterId`, in id order (for checking every record). */
+  recordsAfter(afterId: number, limit: number): Promise<StoredRecord[]>;
+}
+
+/** A stored record as `channeld check` and start-up see it. */
+export interface StoredRecord {
+  id: number;
+  channelId: number;
+  channel: string;
+  subdir: string;
+  filename: string;
+  recordJson: string;
+  yankedReason: string | null;
 }
 
 /** A package's index entry as serialised at upload. */

@@ -3,11 +3,12 @@
 // through unchanged, because those are ours, not the uploader's.
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Readable } from 'node:stream';
 import yauzl from 'yauzl';
 import { Decompress } from 'fzstd';
 import { extract as tarExtract, type ExtractEvents, type Header } from 'tar-stream';
 import { Errors, isAppError } from '../errors.js';
+import { indexJsonProblem, jsonTooDeep } from './index-json.js';
+import { boundZstdWindows, ZstdFrameError } from './zstd-frames.js';
 
 export type PackageFormat = 'conda' | 'tar.bz2';
 
@@ -24,8 +25,13 @@ const MAX_MEMBER_BYTES = 16 * MiB;
 // Caps the tar bytes decoded while looking for info/: far beyond any real info/ folder (and
 // index.json comes first in practice), but it bounds the CPU a decompression bomb can burn.
 const MAX_SCAN_BYTES = 256 * MiB;
-// fzstd allocates whatever window a frame header asks for (up to 2 GiB) before decoding a byte;
-// 128 MiB is zstd's own default decoder limit (windowLog 27), which rattler also applies.
+// A .conda's info archive holds info/ alone: decoded, at most this much is read (and the zstd
+// decoder never holds a larger window: see zstd-frames.ts), compressed at most half of it.
+const MAX_INFO_TAR_BYTES = 64 * MiB;
+const MAX_INFO_ZST_BYTES = 32 * MiB;
+// A frame header may ask for up to 2 GiB, which fzstd would allocate before decoding a byte.
+// 128 MiB is zstd's own default decoder limit (windowLog 27) and what conda-package-handling's
+// streaming writer declares; larger is refused, and the window actually granted is lowered below.
 const MAX_ZSTD_WINDOW_BYTES = 128 * MiB;
 const STOP = Symbol('stop decoding');
 type EntryStream = ExtractEvents['entry'][1];
@@ -46,13 +52,15 @@ class InfoCollector {
   // v7 tars (no ustar magic) still carry checksummed headers, and Python's tarfile reads them.
   private readonly extract = tarExtract({ allowUnknownFormat: true } as Parameters<typeof tarExtract>[0]);
   private readonly files = new Map<string, Buffer>();
+  /** Every member path seen, normalised (and lower-cased under info/): a repeat is refused. */
+  private readonly seen = new Set<string>();
   private scannedBytes = 0;
   settled = false;
   readonly done: Promise<Map<string, Buffer>>;
   private resolveDone!: (files: Map<string, Buffer>) => void;
   private rejectDone!: (err: unknown) => void;
 
-  constructor(private readonly label: string) {
+  constructor(private readonly label: string, private readonly maxScanBytes = MAX_SCAN_BYTES) {
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
@@ -67,9 +75,8 @@ class InfoCollector {
   write(chunk: Uint8Array): boolean {
     if (this.settled) return true;
     this.scannedBytes += chunk.byteLength;
-    if (this.scannedBytes > MAX_SCAN_BYTES) {
-      if (this.files.has('info/index.json')) this.finish(); // what is missing past here is optional
-      else this.fail(invalid(`${this.label}: no info/index.json within the first ${MAX_SCAN_BYTES / MiB} MiB`));
+    if (this.scannedBytes > this.maxScanBytes) {
+      this.limitReached();
       return true;
     }
     return this.extract.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
@@ -82,6 +89,12 @@ class InfoCollector {
 
   end(): void {
     if (!this.settled) this.extract.end(null); // streamx's typings insist on an argument
+  }
+
+  /** No more bytes will be read: what is missing past here is optional, unless it is index.json. */
+  limitReached(): void {
+    if (this.files.has('info/index.json')) this.finish();
+    else this.fail(invalid(`${this.label}: no info/index.json within the first ${this.maxScanBytes / MiB} MiB`));
   }
 
   fail(err: unknown): void {
@@ -103,11 +116,19 @@ class InfoCollector {
   private onEntry(header: Header, stream: EntryStream, next: () => void): void {
     // tar-stream destroys the current entry with the extractor's error; that one is handled above.
     stream.on('error', () => {});
-    const name = header.name.replace(/^(\.\/)+/, '');
+    const name = normalMemberPath(header.name);
+    if (name === null) return this.fail(invalid(`${this.label} has a member whose path leaves the package: ${JSON.stringify(header.name.slice(0, 200))}`));
     // With index.json in hand, a member outside info/ means info/ is over: the rest is payload.
-    if (this.files.has('info/index.json') && !name.startsWith('info/')) return this.finish();
-    // Two index.json members make the package mean different things to different tools; refuse.
-    if (name === 'info/index.json' && this.files.has(name)) return this.fail(invalid(`${name} appears more than once`));
+    const inInfo = name === 'info' || name.startsWith('info/');
+    if (this.files.has('info/index.json') && !inInfo) return this.finish();
+    // Two members of one path make the package mean different things to different tools (our
+    // reader keeps the first, an extractor ends with the last; under info/ a case-insensitive
+    // file system merges case variants too): refuse.
+    if (header.type !== 'directory') {
+      const key = inInfo ? name.toLowerCase() : name;
+      if (this.seen.has(key)) return this.fail(invalid(`${this.label}: ${name} appears more than once`));
+      this.seen.add(key);
+    }
     const wanted = WANTED.includes(name) && !this.files.has(name);
     if (!wanted || (header.type !== 'file' && header.type !== 'contiguous-file')) {
       stream.on('end', () => next());
@@ -117,12 +138,19 @@ class InfoCollector {
     if (header.size > MAX_MEMBER_BYTES) return this.fail(invalid(`${name} is larger than ${MAX_MEMBER_BYTES / MiB} MiB`));
     const chunks: Buffer[] = [];
     stream.on('data', (chunk) => void chunks.push(chunk as Buffer));
+    // Read on past the wanted members to the end of info/, so a later duplicate is seen.
     stream.on('end', () => {
       this.files.set(name, Buffer.concat(chunks));
-      if (WANTED.every((wanted) => this.files.has(wanted))) this.finish();
-      else next();
+      next();
     });
   }
+}
+
+/** A tar member's path as an extractor resolves it (`./`, `//` and `.` segments gone); null if it climbs out. */
+function normalMemberPath(raw: string): string | null {
+  const parts = raw.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.includes('..')) return null;
+  return parts.join('/');
 }
 
 // ---- .tar.bz2 ---------------------------------------------------------------------------------
@@ -221,9 +249,16 @@ async function readConda(filePath: string, stem: string): Promise<Map<string, Bu
     const topLevel = new Map<string, yauzl.Entry>();
     const nested: string[] = [];
     await new Promise<void>((resolve, reject) => {
+      const names = new Set<string>();
       zip.on('entry', (entry: yauzl.Entry) => {
+        // yauzl reads the first of two same-named entries, Python's zipfile (conda) the last.
+        if (names.has(entry.fileName)) {
+          reject(invalid(`the .conda has two entries named ${JSON.stringify(entry.fileName.slice(0, 200))}`));
+          return;
+        }
+        names.add(entry.fileName);
         if (entry.fileName.includes('/')) nested.push(entry.fileName);
-        else if (!topLevel.has(entry.fileName)) topLevel.set(entry.fileName, entry);
+        else topLevel.set(entry.fileName, entry);
         zip.readEntry();
       });
       zip.on('end', () => resolve());
@@ -249,93 +284,95 @@ async function readConda(filePath: string, stem: string): Promise<Map<string, Bu
     }
 
     const info = topLevel.get(infoName)!;
-    const openInfo = (): Promise<Readable> =>
-      new Promise((resolve, reject) => {
-        zip.openReadStream(info, (err, stream) => {
-          if (err) reject(isIoError(err) ? err : invalid(`cannot read ${infoName}: ${err.message}`, err));
-          else resolve(stream);
-        });
-      });
+    if (info.compressedSize > MAX_INFO_ZST_BYTES) {
+      throw invalid(`${infoName} is larger than ${MAX_INFO_ZST_BYTES / MiB} MiB; it should hold info/ alone`);
+    }
+    const compressed = await readEntry(zip, info, infoName);
     try {
-      return await readZstdTar(await openInfo(), infoName, true);
+      return await readZstdTar(compressed, infoName, SMALL_WINDOW_BYTES);
     } catch (err) {
       if (err !== NEEDS_FULL_WINDOW) throw err;
-      return await readZstdTar(await openInfo(), infoName, false);
+      return await readZstdTar(compressed, infoName, MAX_INFO_TAR_BYTES);
     }
   } finally {
     zip.close(); // the descriptor closes once the entry streams have been destroyed as well
   }
 }
 
-/** The window a zstd frame header asks for, and where its window descriptor byte sits (null: single-segment). */
-function zstdFrameWindow(h: Uint8Array): { bytes: number; descriptorAt: number | null } | null {
-  if (h.length < 6 || h[0] !== 0x28 || h[1] !== 0xb5 || h[2] !== 0x2f || h[3] !== 0xfd) return null;
-  const flags = h[4]!;
-  if ((flags & 0x20) === 0) {
-    const base = 2 ** (10 + (h[5]! >> 3));
-    return { bytes: base + (base / 8) * (h[5]! & 7), descriptorAt: 5 };
-  }
-  // Single-segment frame: the window is the declared content size.
-  const sizeBytes = [1, 2, 4, 8][flags >> 6]!;
-  const at = 5 + [0, 1, 2, 4][flags & 3]!;
-  if (h.length < at + sizeBytes) return null;
-  let size = 0;
-  for (let i = sizeBytes - 1; i >= 0; i--) size = size * 256 + h[at + i]!;
-  return { bytes: sizeBytes === 2 ? size + 256 : size, descriptorAt: null };
+/** A stored zip entry's bytes (bounded by the caller through the entry's size). */
+function readEntry(zip: yauzl.ZipFile, entry: yauzl.Entry, label: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    zip.openReadStream(entry, (err, stream) => {
+      if (err) return reject(isIoError(err) ? err : invalid(`cannot read ${label}: ${err.message}`, err));
+      const chunks: Buffer[] = [];
+      let length = 0;
+      stream.on('data', (chunk: Buffer) => {
+        length += chunk.length;
+        if (length > MAX_INFO_ZST_BYTES) stream.destroy(invalid(`${label} is larger than ${MAX_INFO_ZST_BYTES / MiB} MiB`));
+        else chunks.push(chunk);
+      });
+      stream.on('error', (e) => reject(isAppError(e) || isIoError(e) ? e : invalid(`cannot read ${label}: ${e.message}`, e)));
+      stream.on('end', () => resolve(Buffer.concat(chunks)));
+    });
+  });
 }
 
 // conda-package-handling's streaming writer declares a 128 MiB window and no content size (6 of the
 // fixture .conda files, andes from conda-forge among them). fzstd then allocates 128 MiB and shifts
-// all of it after every block: ~150 ms and 128 MiB of RSS for a 30 KiB info tar. A match can never reach back past the start of
-// the frame, so with the window lowered to SMALL_WINDOW_BYTES the first SMALL_WINDOW_BYTES of output
-// are still exact; only info tars larger than that are decoded again with the declared window.
+// all of it after every block: ~150 ms and 128 MiB of RSS for a 30 KiB info tar. Every frame's
+// window is lowered before decoding (zstd-frames.ts): first to SMALL_WINDOW_BYTES, exact for that
+// much output; an info tar that turns out larger is decoded again with MAX_INFO_TAR_BYTES, and no
+// more than that is ever read.
 const SMALL_WINDOW_BYTES = 2 * MiB;
-const SMALL_WINDOW_DESCRIPTOR = (21 - 10) << 3; // 2^21 bytes, mantissa 0
-const NEEDS_FULL_WINDOW = Symbol('needs the declared zstd window');
+const NEEDS_FULL_WINDOW = Symbol('needs a larger zstd window');
 // fzstd decodes one push synchronously, so small pushes keep a single push's output bounded.
 const ZSTD_PUSH_BYTES = 1024;
 // zstd caps blocks at 128 KiB; fzstd does not, and a 4-byte RLE block could expand to 2 MiB.
 const MAX_ZSTD_BLOCK_BYTES = 128 * 1024;
 
-async function readZstdTar(source: Readable, label: string, tryLowerWindow: boolean): Promise<Map<string, Buffer>> {
-  const collector = new InfoCollector(label);
+async function readZstdTar(compressed: Buffer, label: string, windowBytes: number): Promise<Map<string, Buffer>> {
+  const data = Buffer.from(compressed); // lowered in place: a copy per attempt
+  let lowered: boolean;
+  try {
+    lowered = boundZstdWindows(data, {
+      lowerToBytes: windowBytes, maxDeclaredWindowBytes: MAX_ZSTD_WINDOW_BYTES, maxFrameContentBytes: MAX_INFO_TAR_BYTES,
+    }).lowered;
+  } catch (err) {
+    if (err instanceof ZstdFrameError) throw invalid(`${label}: ${err.message}`);
+    throw err;
+  }
+  // With a lowered window, output past the window may be wrong: stop there and try again larger.
+  const outputCap = lowered ? windowBytes : MAX_INFO_TAR_BYTES;
+  const collector = new InfoCollector(label, MAX_INFO_TAR_BYTES);
   let backlogged = false;
-  let lowered = false;
   let producedBytes = 0;
   const zstd = new Decompress((block) => {
     producedBytes += block.length;
     if (block.length > MAX_ZSTD_BLOCK_BYTES) collector.fail(invalid(`${label} has a zstd block over 128 KiB`));
-    if (lowered && producedBytes > SMALL_WINDOW_BYTES) collector.fail(NEEDS_FULL_WINDOW);
+    if (producedBytes > outputCap) {
+      if (outputCap < MAX_INFO_TAR_BYTES) collector.fail(NEEDS_FULL_WINDOW);
+      else collector.limitReached();
+    }
     if (collector.settled) throw STOP; // abandons the rest of this push
     if (!collector.write(block)) backlogged = true;
   });
-  const push = (data: Uint8Array, final: boolean): void => {
+  const push = (chunk: Uint8Array, final: boolean): void => {
     try {
-      zstd.push(data, final);
+      zstd.push(chunk, final);
     } catch (err) {
       if (err !== STOP) throw invalid(`${label} is not valid zstd data (corrupt or truncated)`, err);
     }
   };
   const feed = async (): Promise<void> => {
-    let first = true;
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      const window = first ? zstdFrameWindow(chunk) : null;
-      first = false;
-      if (window && window.bytes > MAX_ZSTD_WINDOW_BYTES) {
-        throw invalid(`${label} needs a ${Math.ceil(window.bytes / MiB)} MiB zstd window (at most ${MAX_ZSTD_WINDOW_BYTES / MiB} MiB)`);
+    for (let at = 0; at < data.length; at += ZSTD_PUSH_BYTES) {
+      push(data.subarray(at, at + ZSTD_PUSH_BYTES), false);
+      if (backlogged) {
+        backlogged = false;
+        await collector.drained();
+      } else if ((at / ZSTD_PUSH_BYTES) % 64 === 63) {
+        await new Promise((resolve) => setImmediate(resolve)); // other requests run between pieces
       }
-      if (tryLowerWindow && window?.descriptorAt != null && window.bytes > SMALL_WINDOW_BYTES) {
-        chunk[window.descriptorAt] = SMALL_WINDOW_DESCRIPTOR; // our read buffer, not the file
-        lowered = true;
-      }
-      for (let at = 0; at < chunk.length; at += ZSTD_PUSH_BYTES) {
-        push(chunk.subarray(at, at + ZSTD_PUSH_BYTES), false);
-        if (backlogged) {
-          backlogged = false;
-          await collector.drained();
-        }
-        if (collector.settled) return;
-      }
+      if (collector.settled) return;
     }
     push(new Uint8Array(0), true);
     collector.end();
@@ -346,7 +383,6 @@ async function readZstdTar(source: Readable, label: string, tryLowerWindow: bool
   try {
     return await collector.done;
   } finally {
-    source.destroy();
     collector.destroy();
     await feeding;
   }
@@ -356,7 +392,7 @@ async function readZstdTar(source: Readable, label: string, tryLowerWindow: bool
 
 function parseJsonOrNull(data: Buffer | undefined): unknown {
   try {
-    return data === undefined ? null : (JSON.parse(data.toString('utf8')) as unknown);
+    return data === undefined || jsonTooDeep(data) ? null : (JSON.parse(data.toString('utf8')) as unknown);
   } catch {
     return null;
   }
@@ -370,6 +406,7 @@ export async function readPackageMetadata(filePath: string, format: PackageForma
   const files = format === 'conda' ? await readConda(filePath, stem) : await readTarBz2(filePath);
   const index = files.get('info/index.json');
   if (index === undefined) throw invalid('info/index.json is missing');
+  if (jsonTooDeep(index)) throw new Errors.INVALID_METADATA('info/index.json nests arrays or objects too deeply');
   let indexJson: unknown;
   try {
     indexJson = JSON.parse(index.toString('utf8'));
@@ -377,6 +414,8 @@ export async function readPackageMetadata(filePath: string, format: PackageForma
     throw invalid(`info/index.json is not valid JSON: ${(err as Error).message}`);
   }
   if (!isObject(indexJson)) throw invalid('info/index.json is not a JSON object');
+  const problem = indexJsonProblem(indexJson);
+  if (problem) throw new Errors.INVALID_METADATA(problem.message);
   // A broken about.json or run_exports.json costs the package its extra metadata, not its upload.
   const about = parseJsonOrNull(files.get('info/about.json'));
   const runExports = parseJsonOrNull(files.get('info/run_exports.json'));

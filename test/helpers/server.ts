@@ -11,6 +11,7 @@ import type { Core } from '../../src/core/core.js';
 import type { User } from '../../src/core/types.js';
 import { backendEnv, cliDataDir } from './backends.js';
 import { cliEntry } from './paths.js';
+import { assertRepodataReadable } from './repodata-check.js';
 
 export interface TestServer {
   url: string;
@@ -46,6 +47,7 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
     adminKey: token,
     async close() {
       await app.close();
+      assertRepodataReadable(dataDir);
     },
   };
 }

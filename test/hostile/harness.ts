@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { assertRepodataReadable } from '../helpers/repodata-check.js';
 import { spawnServer, tempDataDir, waitFor, type ChildServer } from '../helpers/server.js';
 
 export interface HostileServer {
@@ -42,6 +43,7 @@ export async function startHostileServer(env: Record<string, string> = {}): Prom
     },
     async stop() {
       await server.stop();
+      assertRepodataReadable(dataDir);
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };

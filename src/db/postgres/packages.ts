@@ -1,4 +1,4 @@
-import type { PackageRepository, ReserveResult } from '../repositories.js';
+import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
 import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
 import { type PackageDbRow, toPackageRow } from '../sqlite/packages.js';
 import { type Pool, type Queryable, changes, inTransaction, row, rows } from './database.js';
@@ -42,6 +42,14 @@ async function deleteRow(tx: Queryable, ref: PackageRef): Promise<string | undef
 
 export class PgPackageRepository implements PackageRepository {
   constructor(private readonly pool: Pool) {}
+
+  async recordsAfter(afterId: number, limit: number): Promise<StoredRecord[]> {
+    const found = await rows<StoredRecord & { id: string | number; channelId: string | number }>(this.pool,
+      `SELECT p.id, p.channel_id AS "channelId", c.name AS channel, p.subdir, p.filename, p.record_json AS "recordJson",
+              p.yanked_reason AS "yankedReason"
+         FROM packages p JOIN channels c ON c.id = p.channel_id WHERE p.id > $1 ORDER BY p.id LIMIT $2`, [afterId, limit]);
+    return found.map((r) => ({ ...r, id: Number(r.id), channelId: Number(r.channelId) }));
+  }
 
   async get(channelId: number, subdir: string, filename: string): Promise<PackageRow | null> {
     const r = await row<PackageDbRow>(this.pool, 'SELECT * FROM packages WHERE channel_id = $1 AND subdir = $2 AND filename = $3', [channelId, subdir, filename]);

@@ -1,5 +1,5 @@
 import type { SqliteDb } from '../database.js';
-import type { PackageRepository, ReserveResult } from '../repositories.js';
+import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
 import type { PackageFile, PackageFormat, PackageRef, PackageRow } from '../../core/types.js';
 
 class MissingPackageError extends Error {
@@ -52,6 +52,7 @@ export class SqlitePackageRepository implements PackageRepository {
   private readonly selectCount;
   private readonly yankTx;
   private readonly deleteManyTx;
+  private readonly selectRecordsAfter;
 
   constructor(db: SqliteDb, bumpRevision: (channelId: number, subdir: string, names: Iterable<string>) => number) {
     this.selectOne = db.prepare<[number, string, string], PackageDbRow>(
@@ -140,6 +141,10 @@ export class SqlitePackageRepository implements PackageRepository {
       return names.size === 0 ? 0 : filenames.length;
     });
 
+    this.selectRecordsAfter = db.prepare<[number, number], StoredRecord>(
+      `SELECT p.id, p.channel_id AS channelId, c.name AS channel, p.subdir, p.filename, p.record_json AS recordJson,
+              p.yanked_reason AS yankedReason
+         FROM packages p JOIN channels c ON c.id = p.channel_id WHERE p.id > ? ORDER BY p.id LIMIT ?`);
     this.selectNames = db.prepare<[number, string], { filename: string }>(
       'SELECT filename FROM packages WHERE channel_id = ? AND subdir = ? ORDER BY filename');
     this.selectPendingDeletions = db.prepare<[number, string], { filename: string }>(
@@ -175,6 +180,10 @@ export class SqlitePackageRepository implements PackageRepository {
 
   async setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null> {
     return this.runBatch(() => this.yankTx.immediate(refs, reason, hidden));
+  }
+
+  async recordsAfter(afterId: number, limit: number): Promise<StoredRecord[]> {
+    return this.selectRecordsAfter.all(afterId, limit);
   }
 
   async deleteMany(refs: PackageRef[]): Promise<PackageRef | null> {
