@@ -7,6 +7,7 @@ import { createCore, type Core } from './core/core.js';
 import { loggerOptions } from './logger.js';
 import { graphqlRoutes } from './graphql/index.js';
 import { createAuthLimiter } from './rest/auth-limiter.js';
+import { installBodyDeadlines } from './rest/body-deadlines.js';
 import { registerErrorHandlers } from './rest/errors.js';
 import { urlTokens } from './rest/principal.js';
 import { Errors } from './errors.js';
@@ -36,10 +37,17 @@ export interface BuildOptions {
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? loggerOptions(config.logLevel),
-    // Uploads stream for as long as they keep sending; a stalled one is cut
-    // after a minute of silence.
+    // A silent connection is cut after a minute. Headers must arrive within
+    // headersTimeoutMs; bodies have their own deadlines (rest/body-deadlines.ts:
+    // uploads a minimum rate, the rest a total), so Node's single
+    // requestTimeout stays off.
     connectionTimeout: 60_000,
     requestTimeout: 0,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      // Node checks header deadlines on this period (default 30 s).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+    },
     bodyLimit: 1 << 20,
     return503OnClosing: true,
     // Start-up brings every index up to date before listening; a large subdir
@@ -90,6 +98,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const core = await createCore(config, app.log);
   app.decorate('core', core);
   registerErrorHandlers(app);
+  installBodyDeadlines(app, config);
   await app.register(cookie);
   core.auth.useLimiter(await createAuthLimiter(app, { maxFailures: config.authFailuresPerMinute, windowMs: 60_000 }));
 

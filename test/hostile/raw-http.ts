@@ -95,3 +95,50 @@ export function assertRefused(r: RawResponse, what: string, status?: number): vo
   assert.match(String(body.error), /^[A-Z][A-Z_]+$/, label);
   assert.equal(typeof body.message, 'string', label);
 }
+
+export interface TrickleResult {
+  /** The answer, if one arrived before the server closed the connection. */
+  response: RawResponse | null;
+  /** Milliseconds from connecting until the server answered or closed. */
+  elapsedMs: number;
+  /** Bytes of `payload` written before the server stopped us. */
+  sentBytes: number;
+}
+
+/**
+ * Writes `payload` in `chunkBytes` pieces, one every `everyMs`, as a slow or
+ * hostile client does; stops when the server answers or closes, or after
+ * `giveUpMs` (then `response` is null: the server held the connection open).
+ */
+export function trickle(url: string, payload: Buffer, opts: { chunkBytes: number; everyMs: number; giveUpMs: number }): Promise<TrickleResult> {
+  const { hostname, port } = new URL(url);
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    let sent = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearInterval(writer);
+      clearTimeout(giveUp);
+      socket.destroy();
+      const parsed = parseResponse(Buffer.concat(chunks));
+      resolve({ response: parsed, elapsedMs: Date.now() - started, sentBytes: sent });
+    };
+    const writer = setInterval(() => {
+      if (sent >= payload.length || !socket.writable) return;
+      const piece = payload.subarray(sent, sent + opts.chunkBytes);
+      sent += piece.length;
+      socket.write(piece);
+    }, opts.everyMs);
+    const giveUp = setTimeout(finish, opts.giveUpMs);
+    socket.on('data', (d) => {
+      chunks.push(d);
+      if (parseResponse(Buffer.concat(chunks))?.complete) finish();
+    });
+    socket.on('close', finish);
+    socket.on('error', finish);
+  });
+}
