@@ -1,14 +1,16 @@
 // buildApp(config): the Fastify instance with every route, used by the
 // server, the tests and the benchmarks alike. It never listens.
 import cookie from '@fastify/cookie';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from './config.js';
 import { createCore, type Core } from './core/core.js';
 import { loggerOptions } from './logger.js';
 import { graphqlRoutes } from './graphql/index.js';
 import { createAuthLimiter } from './rest/auth-limiter.js';
+import { installBodyDeadlines } from './rest/body-deadlines.js';
 import { registerErrorHandlers } from './rest/errors.js';
 import { urlTokens } from './rest/principal.js';
+import { Errors } from './errors.js';
 import { sessionRoutes } from './rest/session.js';
 import { uiRoutes } from './ui/plugin.js';
 import { fileRoutes } from './rest/files.js';
@@ -22,6 +24,9 @@ declare module 'fastify' {
   }
 }
 
+/** Requests whose /t/<key>/ prefix did not decode (answered 400 before routing's handlers). */
+const badUrlTokens = new WeakSet<object>();
+
 export interface BuildOptions {
   /** Pino logger options, or false to silence (tests). Default: from config. */
   logger?: boolean | object;
@@ -32,10 +37,17 @@ export interface BuildOptions {
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? loggerOptions(config.logLevel),
-    // Uploads stream for as long as they keep sending; a stalled one is cut
-    // after a minute of silence.
+    // A silent connection is cut after a minute. Headers must arrive within
+    // headersTimeoutMs; bodies have their own deadlines (rest/body-deadlines.ts:
+    // uploads a minimum rate, the rest a total), so Node's single
+    // requestTimeout stays off.
     connectionTimeout: 60_000,
     requestTimeout: 0,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      // Node checks header deadlines on this period (default 30 s).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.headersTimeoutMs / 4))),
+    },
     bodyLimit: 1 << 20,
     return503OnClosing: true,
     // Start-up brings every index up to date before listening; a large subdir
@@ -43,30 +55,50 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // 10 s plugin timeout (~21 s for a 465k-record first build).
     pluginTimeout: 0,
     // A request Node cannot parse (e.g. the client closed before sending
-    // Content-Length bytes) still gets our error format, if anyone listens.
+    // Content-Length bytes, headers over Node's 16 KiB, a header timeout)
+    // still gets our error format, if anyone listens.
     clientErrorHandler: (err, socket) => {
-      const body = JSON.stringify({ error: 'BAD_REQUEST', message: 'the request was malformed or ended early' });
+      const [status, reason, body] = clientErrorAnswer(err as Error & { code?: string });
       if (socket.writable) {
-        socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       } else {
-        socket.destroy(err);
+        socket.destroy();
       }
     },
     forceCloseConnections: 'idle',
     trustProxy: config.trustProxy,
     // conda sends keys as a URL prefix: /t/<key>/<channel>/<subdir>/<file>.
     // The prefix is taken off before routing and the key kept for auth.
+    // A key that is not valid percent-encoding is answered 400 in onRequest
+    // below: a throw here would escape Node's 'request' event and end the process.
     rewriteUrl: (req) => {
       const url = req.url ?? '/';
       const m = /^\/t\/([^/]+)(\/.*)$/.exec(url);
       if (!m) return url;
-      urlTokens.set(req, decodeURIComponent(m[1]!));
+      try {
+        urlTokens.set(req, decodeURIComponent(m[1]!));
+      } catch {
+        badUrlTokens.add(req);
+      }
       return m[2]!;
     },
+    // Router-level refusals (a path part that is not valid percent-encoding
+    // or UTF-8, a parameter over the length limit) in our error format.
+    frameworkErrors: (err, request, reply) => {
+      const status = err.statusCode ?? 400;
+      request.log.info({ code: err.code, status }, 'request refused');
+      void (reply as FastifyReply).code(status >= 400 && status < 500 ? status : 400).send({
+        error: 'BAD_REQUEST', message: 'the URL is not valid (a malformed percent-escape or an over-long part)',
+      });
+    },
+  });
+  app.addHook('onRequest', async (request) => {
+    if (badUrlTokens.has(request.raw)) throw new Errors.BAD_REQUEST('the key in the /t/<key>/ URL prefix is not valid percent-encoding');
   });
   const core = await createCore(config, app.log);
   app.decorate('core', core);
   registerErrorHandlers(app);
+  installBodyDeadlines(app, config);
   await app.register(cookie);
   core.auth.useLimiter(await createAuthLimiter(app, { maxFailures: config.authFailuresPerMinute, windowMs: 60_000 }));
 
@@ -98,4 +130,17 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await core.close();
   });
   return app;
+}
+
+/** What to answer a request Node's HTTP parser refused (never a 5xx: nothing of ours ran). */
+function clientErrorAnswer(err: Error & { code?: string }): [number, string, string] {
+  const answer = (status: number, reason: string, code: string, message: string): [number, string, string] =>
+    [status, reason, JSON.stringify({ error: code, message })];
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    return answer(431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'the request line and headers are larger than this server accepts (16 KiB)');
+  }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT') {
+    return answer(408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request did not arrive in time');
+  }
+  return answer(400, 'Bad Request', 'BAD_REQUEST', 'the request was malformed or ended early');
 }

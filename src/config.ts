@@ -38,6 +38,16 @@ export interface Config {
   repodataMaxAgeSeconds: number;
   /** Create user `admin` with a fresh key on first start when there are no users. */
   bootstrapAdmin: boolean;
+  /** How long a request line and its headers may take to arrive (408 after). */
+  headersTimeoutMs: number;
+  /** How long a request body other than an upload (GraphQL, sign-in, token minting) may take to arrive (408 after). */
+  bodyTimeoutMs: number;
+  /**
+   * Uploads have no fixed deadline, only a minimum rate: at least this many
+   * bytes in every window of uploadRateWindowMs, or the upload is cut (408).
+   */
+  uploadMinBytesPerWindow: number;
+  uploadRateWindowMs: number;
   /** Failed authentications allowed per client address per minute before 429. */
   authFailuresPerMinute: number;
   /** Trust X-Forwarded-* from a reverse proxy (client address for rate limits, https for URLs). */
@@ -233,6 +243,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     keyCacheTtlMs: intFrom(env.CHANNELD_KEY_CACHE_TTL_MS, 'CHANNELD_KEY_CACHE_TTL_MS', 5 * 60_000),
     repodataMaxAgeSeconds: intFrom(env.CHANNELD_REPODATA_MAX_AGE, 'CHANNELD_REPODATA_MAX_AGE', 60),
     bootstrapAdmin: boolFrom(env.CHANNELD_BOOTSTRAP_ADMIN, 'CHANNELD_BOOTSTRAP_ADMIN', true),
+    headersTimeoutMs: intFrom(env.CHANNELD_HEADERS_TIMEOUT_MS, 'CHANNELD_HEADERS_TIMEOUT_MS', 30_000, 100),
+    bodyTimeoutMs: intFrom(env.CHANNELD_BODY_TIMEOUT_MS, 'CHANNELD_BODY_TIMEOUT_MS', 30_000, 100),
+    // 64 KiB a minute (~1 KiB/s): far below any real link, far above a trickle.
+    uploadMinBytesPerWindow: intFrom(env.CHANNELD_UPLOAD_MIN_BYTES_PER_WINDOW, 'CHANNELD_UPLOAD_MIN_BYTES_PER_WINDOW', 64 * 1024, 1),
+    uploadRateWindowMs: intFrom(env.CHANNELD_UPLOAD_RATE_WINDOW_MS, 'CHANNELD_UPLOAD_RATE_WINDOW_MS', 60_000, 100),
     authFailuresPerMinute: intFrom(env.CHANNELD_AUTH_FAILURES_PER_MINUTE, 'CHANNELD_AUTH_FAILURES_PER_MINUTE', 30, 1),
     trustProxy: boolFrom(env.CHANNELD_TRUST_PROXY, 'CHANNELD_TRUST_PROXY', false),
     graphiql: boolFrom(env.CHANNELD_GRAPHIQL, 'CHANNELD_GRAPHIQL', false),

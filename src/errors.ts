@@ -54,6 +54,8 @@ export const Errors = {
   CONFLICT: define('CONFLICT', 409, 'conflict'),
   PAYLOAD_TOO_LARGE: define('PAYLOAD_TOO_LARGE', 413, 'the package is larger than this server accepts'),
   UNSUPPORTED_MEDIA_TYPE: define('UNSUPPORTED_MEDIA_TYPE', 415, 'send the package as application/octet-stream or multipart/form-data'),
+  REQUEST_TIMEOUT: define('REQUEST_TIMEOUT', 408, 'the request did not arrive in time'),
+  HEADERS_TOO_LARGE: define('HEADERS_TOO_LARGE', 431, 'the request headers are larger than this server accepts'),
   TOO_MANY_REQUESTS: define('TOO_MANY_REQUESTS', 429, 'too many requests'),
   // 502 — a CI's OIDC issuer could not be reached (retried by clients)
   OIDC_ISSUER_UNAVAILABLE: define('OIDC_ISSUER_UNAVAILABLE', 502, "the CI identity token's issuer could not be reached"),

@@ -3,6 +3,7 @@
 // 5xx details are logged, never sent.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '../errors.js';
+import { slowBodies } from './body-deadlines.js';
 
 // Fastify and plugin errors that are the client's fault, mapped to our codes.
 const FASTIFY_CODES: Record<string, string> = {
@@ -34,8 +35,9 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       code = FASTIFY_CODES[err.code] ?? (status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST');
       message = err.message;
     } else if (isClientGone(err, request)) {
-      // The client hung up mid-upload; nobody is there to read an answer.
-      request.log.info({ err: { message: err.message, code: err.code } }, 'client went away during the request');
+      // The client hung up mid-upload (or was cut for sending too slowly,
+      // logged where it was cut); nobody is there to read an answer.
+      if (!slowBodies.has(request.raw)) request.log.info({ err: { message: err.message, code: err.code } }, 'client went away during the request');
       status = 400;
       code = 'BAD_REQUEST';
       message = 'the request body ended early (connection closed before Content-Length bytes arrived)';

@@ -48,6 +48,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: { core: Core }): 
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
   app.post<UploadRoute>('/api/v1/upload/:channel', {
+    config: { uploadBody: true },
     schema: {
       params: { type: 'object', properties: { channel: { type: 'string', maxLength: 128 } }, required: ['channel'] },
       querystring: { type: 'object', properties: { force: { type: 'string' } } },
