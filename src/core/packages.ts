@@ -20,7 +20,7 @@ import { buildRecord, canonicalJson } from '../indexer/repodata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
 import { checkAttestation } from './attestations.js';
-import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateSubdir } from './conda-names.js';
+import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateChannelName, validateSubdir } from './conda-names.js';
 import type { AuditLog } from './audit.js';
 import { hashFile } from './hash-file.js';
 import { withLocalCopy } from './stored-file.js';
@@ -62,6 +62,7 @@ export class PackageService {
   ) {}
 
   async channelFor(principal: Principal, channelName: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
+    validateChannelName(channelName);
     const channel = await this.repos.channels.byName(channelName);
     if (!channel) {
       // Anonymous writers learn nothing about which channels exist.
