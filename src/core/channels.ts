@@ -55,6 +55,7 @@ export class ChannelService {
 
   /** The channel if the principal may do `action` on it; 404/401/403 otherwise. */
   async forAction(principal: Principal, name: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
+    validateChannelName(name);
     const channel = await this.repos.channels.byName(name);
     if (!channel) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
     assertCan(principal, action, channel);
@@ -117,6 +118,7 @@ export class ChannelService {
 
   private async relationId(name: string | null | undefined, self?: number): Promise<number | null> {
     if (name === null || name === undefined || name === '') return null;
+    validateChannelName(name);
     const other = await this.repos.channels.byName(name);
     if (!other) throw new Errors.CHANNEL_NOT_FOUND(`related channel '${name}' not found`);
     if (other.id === self) throw new Errors.BAD_REQUEST('a channel cannot be related to itself');

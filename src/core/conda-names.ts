@@ -5,14 +5,25 @@
 //   name     lowercase [a-z0-9._-], starts with a letter/digit or ONE `_`,
 //            no two separators in a row, max 64; `__…` names are virtual
 //            packages and are never uploadable.
-//   version  [0-9a-z._+!], max 64 (here also: must start with a letter/digit,
-//            so `.`/`..` can never be a version).
-//   build    [a-zA-Z0-9_.+], max 64.
+//   version  [0-9a-z._+!], max 64; here also conda's own rule (VersionOrder):
+//            at most one `!` (after a numeric epoch) and one `+` (before a
+//            local part), and no empty component between `.`/`_` separators
+//            (`1..2`, `.1`, `1.`, `1+` are refused by conda and rattler), one
+//            trailing `_` allowed (openssl's `1.0.1_`). So `.` and `..` can
+//            never be a version, and a file name never holds `..`.
+//   build    [a-zA-Z0-9_.+], max 64, and no empty `.`-component (no leading,
+//            trailing or doubled `.`: `x-1-..conda` would hold `..`).
 //   filename <name>-<version>-<build>.(conda|tar.bz2), max 211 chars, split on
 //            the LAST TWO `-` (as rattler's `rsplitn(3, '-')` and quetz's
 //            `rsplit("-", 2)`): the name may contain `-`, version/build may not.
 //   subdir   `noarch` or ^[a-z0-9]+-[a-z0-9]+$, max 32 (so non-standard subdirs
 //            such as `linux-fake` are accepted; see the fixtures).
+//   channel  ^[a-z0-9_][a-z0-9_.-]*$, 3–64, no `..`, not a reserved route name.
+//
+// These are the only definition of a safe name: storage/keys.ts builds every
+// key from parts that pass them, so what the door accepts and what storage
+// accepts cannot drift apart (a channel `ab..c` once passed here, was
+// refused by storage, and left its index failing forever).
 //
 // Every accepted file name is a single, safe path component: the character
 // classes above leave no room for `/`, `\`, NUL, `:`, whitespace, non-ASCII or
@@ -89,6 +100,7 @@ function q(s: string): string {
 
 /** Returns a reason the package name is invalid, or null if it is fine. */
 export function packageNameProblem(name: string): string | null {
+  if (typeof name !== 'string') return 'the package name must be a string';
   if (name.length === 0) return 'the package name is empty';
   if (name.length > MAX_NAME_LENGTH) return `the package name is longer than ${MAX_NAME_LENGTH} characters`;
   if (name.startsWith('__')) return `package names starting with "__" are virtual packages and cannot be uploaded`;
@@ -101,20 +113,37 @@ export function packageNameProblem(name: string): string | null {
 
 /** Returns a reason the version is invalid, or null if it is fine. */
 export function versionProblem(version: string): string | null {
+  if (typeof version !== 'string') return 'the version must be a string';
   if (version.length === 0) return 'the version is empty';
   if (version.length > MAX_VERSION_LENGTH) return `the version is longer than ${MAX_VERSION_LENGTH} characters`;
   if (!VERSION_RE.test(version)) {
     return `version ${q(version)} may only contain 0-9, a-z, ".", "_", "+" and "!" and must start with a letter or digit`;
+  }
+  const [epochAndMain, local, ...morePlus] = version.split('+');
+  if (morePlus.length > 0) return `version ${q(version)} has more than one "+"`;
+  const bang = epochAndMain!.split('!');
+  if (bang.length > 2) return `version ${q(version)} has more than one "!"`;
+  if (bang.length === 2 && !/^[0-9]+$/.test(bang[0]!)) return `version ${q(version)}: the epoch before "!" must be a number`;
+  const main = bang.at(-1)!.replace(/_$/, '');
+  if (hasEmptyComponent(main) || (local !== undefined && hasEmptyComponent(local))) {
+    return `version ${q(version)} has an empty component (a "." or "_" at an end or two in a row)`;
   }
   return null;
 }
 
 /** Returns a reason the build string is invalid, or null if it is fine. */
 export function buildProblem(build: string): string | null {
+  if (typeof build !== 'string') return 'the build string must be a string';
   if (build.length === 0) return 'the build string is empty';
   if (build.length > MAX_BUILD_LENGTH) return `the build string is longer than ${MAX_BUILD_LENGTH} characters`;
   if (!BUILD_RE.test(build)) return `build string ${q(build)} may only contain a-z, A-Z, 0-9, "_", "." and "+"`;
+  if (build.split('.').includes('')) return `build string ${q(build)} must not start or end with "." or have two in a row`;
   return null;
+}
+
+/** conda's VersionOrder refuses an empty part between `.`/`_` separators (also an empty string). */
+function hasEmptyComponent(s: string): boolean {
+  return s.split(/[._]/).includes('');
 }
 
 /**
@@ -241,6 +270,7 @@ export function validateChannelName(name: string): string {
         'starting with a letter, digit or "_"',
     );
   }
+  if (name.includes('..')) bad(`invalid channel name ${q(name)}: two "." in a row`);
   if (RESERVED_CHANNEL_NAMES.has(name)) bad(`the channel name ${q(name)} is reserved`);
   return name;
 }

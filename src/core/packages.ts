@@ -21,7 +21,7 @@ import { storedRecordProblem } from './stored-metadata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
 import { checkAttestation } from './attestations.js';
-import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateSubdir } from './conda-names.js';
+import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateChannelName, validateSubdir } from './conda-names.js';
 import type { AuditLog } from './audit.js';
 import { hashFile } from './hash-file.js';
 import { withLocalCopy } from './stored-file.js';
@@ -63,6 +63,7 @@ export class PackageService {
   ) {}
 
   async channelFor(principal: Principal, channelName: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
+    validateChannelName(channelName);
     const channel = await this.repos.channels.byName(channelName);
     if (!channel) {
       // Anonymous writers learn nothing about which channels exist.

@@ -1,28 +1,48 @@
-// Storage keys. Callers pass parts that were already validated (channel
-// name, subdir, package filename); these functions refuse anything that
-// could still escape its folder, as a second line of defence.
-const SAFE_PART = /^[A-Za-z0-9_][A-Za-z0-9_.+!-]*$/;
+// Storage keys. Every part of a key passes the same validator the door uses
+// (core/conda-names.ts): a name storage would refuse is one the API refused
+// with 400 before, and a name the API accepted always has a key. A part that
+// fails here throws that validator's 400 error; in the indexer (a record
+// stored before a rule was tightened) it fails the pass, which backs off.
+import { Errors } from '../errors.js';
+import { parsePackageFilename, validateChannelName, validateSubdir } from '../core/conda-names.js';
 
-function part(value: string): string {
-  if (!SAFE_PART.test(value) || value.includes('..')) {
-    throw new Error(`unsafe storage key part: ${JSON.stringify(value)}`);
-  }
-  return value;
+// The server's own index file names (repodata.json, repodata_shards.msgpack.zst, …).
+const INDEX_FILE_RE = /^[a-z][a-z0-9_]*(?:\.[a-z0-9]+)+$/;
+
+function channelPart(channel: string): string {
+  return validateChannelName(channel);
 }
 
-export const channelKey = (channel: string): string => part(channel);
-export const subdirKey = (channel: string, subdir: string): string => `${part(channel)}/${part(subdir)}`;
+function subdirPart(subdir: string): string {
+  return validateSubdir(subdir);
+}
+
+function filePart(filename: string): string {
+  return parsePackageFilename(filename).filename;
+}
+
+function indexFilePart(variant: string): string {
+  if (typeof variant !== 'string' || variant.length > 64 || !INDEX_FILE_RE.test(variant)) {
+    throw new Errors.BAD_REQUEST(`not an index file name: ${JSON.stringify(String(variant).slice(0, 80))}`);
+  }
+  return variant;
+}
+
+export const channelKey = (channel: string): string => channelPart(channel);
+export const subdirKey = (channel: string, subdir: string): string => `${channelPart(channel)}/${subdirPart(subdir)}`;
 export const packageKey = (channel: string, subdir: string, filename: string): string =>
-  `${part(channel)}/${part(subdir)}/${part(filename)}`;
+  `${subdirKey(channel, subdir)}/${filePart(filename)}`;
 export const repodataKey = (channel: string, subdir: string, variant = 'repodata.json'): string =>
-  `${part(channel)}/${part(subdir)}/${part(variant)}`;
+  `${subdirKey(channel, subdir)}/${indexFilePart(variant)}`;
 /** Sigstore bundles sent with an upload, served beside the package (issue: attestations). */
 export const attestationKey = (channel: string, subdir: string, filename: string): string =>
   `${packageKey(channel, subdir, filename)}.v0.sigs`;
 /** Generated index files live in one folder per generation (= subdir revision). */
 export const indexFolderKey = (channel: string, subdir: string): string => `${subdirKey(channel, subdir)}/_index`;
-export const indexKey = (channel: string, subdir: string, generation: number, variant: string): string =>
-  `${indexFolderKey(channel, subdir)}/${generation}-${part(variant)}`;
+export const indexKey = (channel: string, subdir: string, generation: number, variant: string): string => {
+  if (!Number.isSafeInteger(generation) || generation < 0) throw new Errors.BAD_REQUEST(`not an index generation: ${String(generation)}`);
+  return `${indexFolderKey(channel, subdir)}/${generation}-${indexFilePart(variant)}`;
+};
 /** Content-addressed shard files (CEP-16): <subdir>/shards/<sha256>.msgpack.zst. */
 /** The files of one full index generation under _index/ (written together by the indexer's full pass). */
 export const FULL_GENERATION_FILES: readonly string[] = ['repodata.json', 'repodata.json.zst', 'run_exports.json', 'run_exports.json.zst'];
@@ -34,4 +54,4 @@ export const shardKey = (channel: string, subdir: string, sha256: string): strin
   return `${shardFolderKey(channel, subdir)}/${sha256}.msgpack.zst`;
 };
 /** channeldata.json (CEP-38) at the channel root. */
-export const channeldataKey = (channel: string): string => `${part(channel)}/channeldata.json`;
+export const channeldataKey = (channel: string): string => `${channelPart(channel)}/channeldata.json`;

@@ -273,7 +273,7 @@ describe('validateChannelName', () => {
     assertCode(() => validateChannelName('ab'), 'INVALID_CHANNEL_NAME', /names must be at least 3 characters long/);
     assertCode(() => validateChannelName(''), 'INVALID_CHANNEL_NAME', /at least 3/);
   });
-  for (const badName of ['a'.repeat(65), 'Conda-Forge', '-abc', '.abc', '..', '...', 'a/b', 'ab c', 'abc/', 'abc\\', 'chän', 'a%2f', 'abc\n']) {
+  for (const badName of ['ab..c', 'abc..', 'a'.repeat(65), 'Conda-Forge', '-abc', '.abc', '..', '...', 'a/b', 'ab c', 'abc/', 'abc\\', 'chän', 'a%2f', 'abc\n']) {
     it(`rejects ${JSON.stringify(badName.length > 20 ? `${badName.length} chars` : badName)}`, () =>
       assertCode(() => validateChannelName(badName), 'INVALID_CHANNEL_NAME'));
   }
@@ -284,4 +284,21 @@ describe('validateChannelName', () => {
     }
     assertCode(() => validateChannelName('graphql'), 'INVALID_CHANNEL_NAME', /reserved/);
   });
+});
+
+// A name part storage/keys.ts would refuse (an empty component, `..`) must be
+// refused here: `x-1-..conda` (build ".") once reached storage and gave a 500.
+describe('versions and builds with empty components', () => {
+  for (const ok of ['1.0.1_', '1!2.0', '2.0+local.1', '1.0rc1', '0.3.0.dev0', '2024.7.4']) {
+    it(`accepts version ${ok}`, () => assert.equal(parsePackageFilename(`x-${ok}-0.conda`).version, ok));
+  }
+  for (const bad of ['1..2', '1.', '1_.2', '1+', '1+a+b', 'a!1', '1!2!3', '1!']) {
+    it(`refuses version ${bad}`, () => assertCode(() => parsePackageFilename(`x-${bad}-0.conda`), 'INVALID_FILENAME', /version/));
+  }
+  for (const ok of ['py_0', 'h7b6447c_3', '0', '_0', 'py.3+cuda']) {
+    it(`accepts build ${ok}`, () => assert.equal(parsePackageFilename(`x-1-${ok}.conda`).build, ok));
+  }
+  for (const bad of ['.', '..', '.0', '0.', 'a..b']) {
+    it(`refuses build ${bad}`, () => assertCode(() => parsePackageFilename(`x-1-${bad}.conda`), 'INVALID_FILENAME', /build string/));
+  }
 });

@@ -13,7 +13,7 @@ import { writeFull } from '../../src/indexer/index-writer.js';
 import { FsObjectStore } from '../../src/storage/fs-object-store.js';
 import { indexKey } from '../../src/storage/keys.js';
 
-const ref = { channelId: 1, channel: 'ch', subdir: 'noarch' };
+const ref = { channelId: 1, channel: 'chn', subdir: 'noarch' };
 
 function record(filename: string): SnapshotRecord {
   return { filename, recordJson: JSON.stringify({ name: filename.split('-')[0] }), runExportsJson: filename.startsWith('b') ? '{"weak":["x"]}' : null };
@@ -74,7 +74,7 @@ describe('writeFull', () => {
     let counted = 0;
     await writeFull(store, ref, snap, () => counted++);
     assert.equal(counted, 8);
-    const read = (variant: string) => JSON.parse(fs.readFileSync(path.join(store.root, indexKey('ch', 'noarch', 7, variant)), 'utf8'));
+    const read = (variant: string) => JSON.parse(fs.readFileSync(path.join(store.root, indexKey('chn', 'noarch', 7, variant)), 'utf8'));
     const repodata = read('repodata.json');
     const runExports = read('run_exports.json');
     assert.deepEqual(Object.keys(repodata.packages), tarBz2.map((r) => r.filename));
@@ -85,7 +85,7 @@ describe('writeFull', () => {
     assert.deepEqual(runExports['packages.conda']['a-2-0.conda'], { run_exports: {} });
     assert.equal(open.size, 0);
     for (const doc of ['repodata.json', 'run_exports.json']) {
-      const file = (variant: string) => fs.readFileSync(path.join(store.root, indexKey('ch', 'noarch', 7, variant)));
+      const file = (variant: string) => fs.readFileSync(path.join(store.root, indexKey('chn', 'noarch', 7, variant)));
       assert.ok(decompress(file(`${doc}.zst`)).equals(file(doc)), `${doc}.zst holds other bytes than ${doc}`);
     }
   });
@@ -98,7 +98,7 @@ describe('writeFull', () => {
     const { snap } = snapshot({ 'tar.bz2': [], conda });
     const store = tempStore();
     await writeFull(store, ref, snap, () => {});
-    const runExports = JSON.parse(fs.readFileSync(path.join(store.root, indexKey('ch', 'noarch', 7, 'run_exports.json')), 'utf8'));
+    const runExports = JSON.parse(fs.readFileSync(path.join(store.root, indexKey('chn', 'noarch', 7, 'run_exports.json')), 'utf8'));
     const expected = values.map((v) => {
       if (v === null) return {};
       try {
@@ -129,8 +129,8 @@ describe('writeFull', () => {
     const { snap, open } = snapshot({ 'tar.bz2': [record('a-1-0.tar.bz2')], conda });
     const store = tempStore();
     await assert.rejects(writeFull(store, ref, snap, () => {}), /strictly ascending/);
-    assert.equal(await store.stat(indexKey('ch', 'noarch', 7, 'repodata.json')), null);
-    assert.equal(await store.stat(indexKey('ch', 'noarch', 7, 'repodata.json.zst')), null);
+    assert.equal(await store.stat(indexKey('chn', 'noarch', 7, 'repodata.json')), null);
+    assert.equal(await store.stat(indexKey('chn', 'noarch', 7, 'repodata.json.zst')), null);
     await new Promise((r) => setImmediate(r));
     assert.equal(open.size, 0, `cursors left open: ${[...open].join(', ')}`);
   });
