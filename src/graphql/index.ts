@@ -5,7 +5,7 @@ import mercurius from 'mercurius';
 import type { Core } from '../core/core.js';
 import { authenticate } from '../rest/principal.js';
 import { buildContext } from './context.js';
-import { costLimitRule, depthLimitRule } from './cost.js';
+import { queryLimitsRule } from './cost.js';
 import { formatErrors } from './errors.js';
 import { loaders } from './loaders.js';
 import { Mutation } from './mutation.js';
@@ -42,7 +42,7 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
     loaders: loaders as never,
     path: '/api/graphql',
     graphiql: opts.graphiql,
-    validationRules: ({ variables }) => [depthLimitRule(), costLimitRule((variables ?? {}) as Record<string, unknown>)],
+    validationRules: ({ variables }) => [queryLimitsRule((variables ?? {}) as Record<string, unknown>)],
     allowBatchedQueries: false,
     // The cost rule reads each request's variables (limit: $n), so validated
     // documents cannot be cached across requests.
