@@ -15,6 +15,31 @@ import { sortVersionsDesc } from './versions.js';
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 500;
 
+/**
+ * Conditions per filter tree (every field and every and/or entry counts). An
+ * or of 33k entries was an SQLite "expression tree is too large" error (its
+ * limit is 1,000 levels) and, on PostgreSQL, past the 65,535 parameters of
+ * one statement.
+ */
+export const MAX_FILTER_CONDITIONS = 100;
+
+function boundFilter<T>(filter: T | null): T | null {
+  let conditions = 0;
+  const stack: unknown[] = [filter];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    for (const [key, value] of Object.entries(node)) {
+      if (value === null || value === undefined) continue;
+      if ((key === 'and' || key === 'or') && Array.isArray(value)) stack.push(...value);
+      if (++conditions > MAX_FILTER_CONDITIONS) {
+        throw new Errors.BAD_REQUEST(`a filter may have at most ${MAX_FILTER_CONDITIONS} conditions (and/or entries count)`);
+      }
+    }
+  }
+  return filter;
+}
+
 export function pageRequest(limit: number | null | undefined, page: number | null | undefined): PageRequest {
   const l = limit ?? DEFAULT_PAGE_SIZE;
   const p = page ?? 0;
@@ -47,15 +72,15 @@ export class CatalogService {
   }
 
   channels(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, page: PageRequest, memberOf?: MemberOf): Promise<Page<ChannelListRow>> {
-    return this.repo.channelsPage(scope, filter, order, page, memberOf);
+    return this.repo.channelsPage(scope, boundFilter(filter), order, page, memberOf);
   }
 
   packagesOfChannels(channelIds: number[], filter: PackageFilter | null, order: OrderBy<PackageOrderField> | null, page: PageRequest): Promise<Map<number | 'all', Page<PackageListRow>>> {
-    return this.repo.packagesPages(channelIds, { all: true }, filter, order, page, true);
+    return this.repo.packagesPages(channelIds, { all: true }, boundFilter(filter), order, page, true);
   }
 
   async packagesInScope(scope: ReadScope, filter: PackageFilter | null, order: OrderBy<PackageOrderField> | null, page: PageRequest): Promise<Page<PackageListRow>> {
-    const pages = await this.repo.packagesPages('all-in-scope', scope, filter, order, page, false);
+    const pages = await this.repo.packagesPages('all-in-scope', scope, boundFilter(filter), order, page, false);
     return pages.get('all') ?? { items: [], totalCount: 0 };
   }
 
@@ -106,6 +131,6 @@ export class CatalogService {
   }
 
   users(filter: UserFilter | null, order: OrderBy<'LOGIN' | 'IS_ADMIN'> | null, page: PageRequest): Promise<Page<User>> {
-    return this.repo.usersPage(filter, order, page);
+    return this.repo.usersPage(boundFilter(filter), order, page);
   }
 }

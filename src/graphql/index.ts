@@ -1,17 +1,31 @@
 // GraphQL at /api/graphql (POST, and GET for queries), on mercurius.
 // GraphiQL is served at /graphiql when CHANNELD_GRAPHIQL is on.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GraphQLError } from 'graphql';
 import mercurius from 'mercurius';
 import type { Core } from '../core/core.js';
 import { authenticate } from '../rest/principal.js';
 import { buildContext } from './context.js';
-import { costLimitRule, depthLimitRule } from './cost.js';
+import { queryLimitsRule } from './cost.js';
+import { MAX_DOCUMENT_TOKENS, parseBounded } from './document-limits.js';
 import { formatErrors } from './errors.js';
+import { inputLimitsRule } from './input-limits.js';
 import { loaders } from './loaders.js';
 import { Mutation } from './mutation.js';
 import { Query } from './query.js';
 import { schema } from './schema.js';
 import { typeResolvers } from './types.js';
+
+/** POST bodies (query, variables and all): room for 1,000 batch entries, not for a flood. */
+export const GRAPHQL_BODY_LIMIT_BYTES = 256 * 1024;
+/** GET query strings: documents larger than this are POSTed. */
+export const GRAPHQL_GET_QUERY_LIMIT_BYTES = 8 * 1024;
+
+function querySource(request: FastifyRequest): string | null {
+  const from = request.method === 'GET' ? request.query : request.body;
+  const query = (from as { query?: unknown } | null | undefined)?.query;
+  return typeof query === 'string' ? query : null;
+}
 
 export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; graphiql: boolean }): Promise<void> {
   // The prefix.dev docs' curl example posts JSON without a Content-Type, so
@@ -35,14 +49,46 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
       const message = `too many failed authentications from this address; try again in ${outcome.retryAfterSeconds} s`;
       return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds)).send({ error: 'TOO_MANY_REQUESTS', message });
     }
+    // The document is parsed under its bounds before mercurius sees it
+    // (see document-limits.ts), so graphql-js validation stays cheap.
+    const source = querySource(request);
+    if (source === null) return;
+    if (request.method === 'GET' && Buffer.byteLength(source) > GRAPHQL_GET_QUERY_LIMIT_BYTES) {
+      const message = `a GET query may be at most ${GRAPHQL_GET_QUERY_LIMIT_BYTES} bytes; POST larger documents`;
+      return reply.code(413).send({ error: 'PAYLOAD_TOO_LARGE', message });
+    }
+    try {
+      parseBounded(source);
+    } catch (err) {
+      if (!(err instanceof GraphQLError)) throw err;
+      const { statusCode, response } = formatErrors({ errors: [err] }, request.log);
+      return reply.code(statusCode).send(response);
+    }
   });
+  // Transport errors keep the REST body: a body over the limit is a 413 with
+  // {"error": "PAYLOAD_TOO_LARGE"}, not a GraphQL 200 with an internal error.
+  const restErrorHandler = app.errorHandler;
+  const errorHandler = (error: Error & { statusCode?: number }, request: FastifyRequest, reply: FastifyReply): void => {
+    if (!(error instanceof GraphQLError) && error.statusCode === 413) {
+      restErrorHandler.call(app, error as FastifyError, request, reply);
+      return;
+    }
+    const gqlError = error instanceof GraphQLError ? error : new GraphQLError(error.message, { originalError: error });
+    const { statusCode, response } = formatErrors({ errors: [gqlError] }, request.log);
+    void reply.code(statusCode).send(response);
+  };
   await app.register(mercurius, {
     schema,
     resolvers: { Query, Mutation, ...typeResolvers } as never,
     loaders: loaders as never,
     path: '/api/graphql',
     graphiql: opts.graphiql,
-    validationRules: ({ variables }) => [depthLimitRule(), costLimitRule((variables ?? {}) as Record<string, unknown>)],
+    validationRules: ({ variables }) => [
+      queryLimitsRule((variables ?? {}) as Record<string, unknown>), inputLimitsRule((variables ?? {}) as Record<string, unknown>),
+    ],
+    graphql: { parseOptions: { maxTokens: MAX_DOCUMENT_TOKENS } },
+    additionalRouteOptions: { bodyLimit: GRAPHQL_BODY_LIMIT_BYTES },
+    errorHandler,
     allowBatchedQueries: false,
     // The cost rule reads each request's variables (limit: $n), so validated
     // documents cannot be cached across requests.

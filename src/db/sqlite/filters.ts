@@ -43,15 +43,26 @@ export function filterSql<F>(tree: FilterTree<F> | null | undefined, fields: Fie
   });
 }
 
-/** pg_trgm-style trigram similarity in [0, 1] (registered as an SQL function for search ordering). */
+/**
+ * pg_trgm-style trigram similarity in [0, 1] (registered as an SQL function
+ * for search ordering). A statement calls it once per row with the same
+ * search term, so the term's trigrams are kept from the previous call.
+ */
 export function trigramSimilarity(a: string, b: string): number {
   const ta = trigrams(a);
-  const tb = trigrams(b);
+  if (b !== lastTerm) {
+    lastTerm = b;
+    lastTermTrigrams = trigrams(b);
+  }
+  const tb = lastTermTrigrams;
   if (ta.size === 0 || tb.size === 0) return 0;
   let shared = 0;
   for (const t of ta) if (tb.has(t)) shared++;
   return shared / (ta.size + tb.size - shared);
 }
+
+let lastTerm = '';
+let lastTermTrigrams = new Set<string>();
 
 function trigrams(s: string): Set<string> {
   const out = new Set<string>();
