@@ -68,13 +68,15 @@ export function can(principal: Principal, action: ChannelAction, channel: Channe
 
 /**
  * Throws what a client should see: 401 (with a Bearer challenge) for
- * anonymous callers; for authenticated ones 404 on reads (a private
- * channel's existence is not revealed) and 403 on writes.
+ * anonymous callers; for authenticated ones 404 whenever they may not read
+ * the channel — reads and writes alike, so a refused write does not tell a
+ * private channel from one that does not exist — and 403 for a write to a
+ * channel they can read.
  */
 export function assertCan(principal: Principal, action: ChannelAction, channel: Channel): void {
   if (can(principal, action, channel)) return;
   if (principal.kind === 'anonymous') throw new Errors.UNAUTHENTICATED();
-  if (action === 'read') throw new Errors.CHANNEL_NOT_FOUND(`channel '${channel.name}' not found`);
+  if (action === 'read' || !can(principal, 'read', channel)) throw new Errors.CHANNEL_NOT_FOUND(`channel '${channel.name}' not found`);
   throw new Errors.FORBIDDEN(`you may not ${action.replace('-', ' ')} in channel '${channel.name}'`);
 }
 
@@ -102,6 +104,21 @@ export function manageAccess(principal: Principal, channel: Channel): 'ADMIN' | 
 export function mayManageAccount(principal: Principal): boolean {
   if (principal.kind !== 'user') return false;
   return principal.key === null || (principal.key.channelId === null && principal.key.accessMode === 'ALL');
+}
+
+/**
+ * Who the users are is for signed-in users (anonymous callers and CI tokens
+ * see an empty listing), and who the admins are for admins only: a filter or
+ * an order by the admin flag from anyone else is refused. The User type has
+ * no admin flag of its own (prefix.dev's has none); a user learns their own
+ * from GET /api/session.
+ */
+export function mayListUsers(principal: Principal): boolean {
+  return principal.kind === 'user';
+}
+
+export function maySeeAdminFlag(principal: Principal): boolean {
+  return principal.kind === 'user' && principal.user.isAdmin;
 }
 
 export function requireUser(principal: Principal): Extract<Principal, { kind: 'user' }> {

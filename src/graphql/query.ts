@@ -1,6 +1,7 @@
 // Query root: thin over core. Reads answer null (not an error) for what the
 // caller cannot see, so private things are indistinguishable from absent.
-import { can, manageAccess, readScope } from '../auth/policy.js';
+import { can, manageAccess, mayListUsers, maySeeAdminFlag, readScope } from '../auth/policy.js';
+import { Errors } from '../errors.js';
 import { pageRequest } from '../core/catalog.js';
 import { parsePackageFilename } from '../core/conda-names.js';
 import type { ChannelFilter, Channel, PackageFilter, UserFilter } from '../core/types.js';
@@ -16,6 +17,11 @@ export async function readableChannel(ctx: GqlContext, name: string): Promise<Ch
   return channel && can(ctx.principal, 'read', channel) ? channel : null;
 }
 
+function filtersByAdmin(f: UserFilter | null | undefined): boolean {
+  if (!f) return false;
+  return (f.isAdmin !== undefined && f.isAdmin !== null) || !!f.and?.some(filtersByAdmin) || !!f.or?.some(filtersByAdmin);
+}
+
 export const Query = {
   viewer: (_: unknown, __: unknown, ctx: GqlContext) => (ctx.principal.kind === 'user' ? ctx.principal.user : null),
 
@@ -23,7 +29,12 @@ export const Query = {
 
   async users(_: unknown, args: PageArgs & { filters?: UserFilter | null; orderBy?: unknown }, ctx: GqlContext) {
     const req = pageRequest(args.limit, args.page);
-    const page = await ctx.core.catalog.users(args.filters ?? null, normaliseOrder<'LOGIN' | 'IS_ADMIN'>(args.orderBy), req);
+    const order = normaliseOrder<'LOGIN' | 'IS_ADMIN'>(args.orderBy);
+    if (!maySeeAdminFlag(ctx.principal) && (filtersByAdmin(args.filters) || (order && 'byField' in order && order.byField.field === 'IS_ADMIN'))) {
+      throw new Errors.FORBIDDEN('only admins may filter or order users by isAdmin');
+    }
+    if (!mayListUsers(ctx.principal)) return pageResult({ items: [], totalCount: 0 }, req, (u) => u);
+    const page = await ctx.core.catalog.users(args.filters ?? null, order, req);
     return pageResult(page, req, (u) => u);
   },
 

@@ -10,6 +10,8 @@
 //   one channel. A key never grants more than its user has. … Anonymous
 //   request to a private channel → 401 …; authenticated but not allowed →
 //   404 for reads (existence not leaked), 403 for writes."
+//   (issue 14 narrowed that: a write to a channel the caller cannot read is
+//   404 as well, for the same reason; 403 only where it may read.)
 //
 // plus the decisions taken with it: force-upload needs OWNER (or admin) and a
 // READ_WRITE_DELETE or ALL key; reindex is OWNER/CONTRIBUTOR with READ_WRITE
@@ -34,8 +36,8 @@ const ROLES = ['admin', 'owner', 'contributor', 'viewer', 'non-member'] as const
 const KEYS = ['ALL', 'READ', 'READ_WRITE', 'READ_WRITE_DELETE', 'ALL scoped to this channel', 'ALL scoped to another channel'] as const;
 const VISIBILITIES = ['public', 'private'] as const;
 const ACTIONS = [
-  'read repodata', 'download package', 'upload', 'force-upload', 'delete', 'reindex', 'yank',
-  'add member', 'update channel', 'delete channel', 'create key for channel', 'GraphQL channel', 'GraphQL packages',
+  'read repodata', 'download package', 'upload', 'force-upload', 'delete', 'reindex', 'yank', 'unyank',
+  'add member', 'update channel', 'delete channel', 'add publisher', 'create key for channel', 'GraphQL channel', 'GraphQL packages',
 ] as const;
 
 type Role = (typeof ROLES)[number] | 'anonymous';
@@ -48,8 +50,8 @@ type Outcome = 'ok' | '401' | '403' | '404' | 'visible' | 'hidden';
 type Right = 'read' | 'upload' | 'overwrite' | 'delete' | 'reindex' | 'yank' | 'manage' | 'account';
 const RIGHT_NEEDED: Record<Action, Right> = {
   'read repodata': 'read', 'download package': 'read', 'GraphQL channel': 'read', 'GraphQL packages': 'read',
-  upload: 'upload', 'force-upload': 'overwrite', delete: 'delete', reindex: 'reindex', yank: 'yank',
-  'add member': 'manage', 'update channel': 'manage', 'delete channel': 'manage', 'create key for channel': 'account',
+  upload: 'upload', 'force-upload': 'overwrite', delete: 'delete', reindex: 'reindex', yank: 'yank', unyank: 'yank',
+  'add member': 'manage', 'add publisher': 'manage', 'update channel': 'manage', 'delete channel': 'manage', 'create key for channel': 'account',
 };
 
 const EVERYTHING: Right[] = ['read', 'upload', 'overwrite', 'delete', 'reindex', 'yank', 'manage'];
@@ -89,7 +91,9 @@ function expected(role: Role, key: KeyKind, visibility: Visibility, action: Acti
   if (action === 'GraphQL channel' || action === 'GraphQL packages') return allowed ? 'visible' : 'hidden';
   if (allowed) return 'ok';
   if (role === 'anonymous') return '401';
-  return right === 'read' ? '404' : '403';
+  // A refused write to a channel the caller cannot read is a 404 too: a 403
+  // would tell a private channel from one that does not exist.
+  return right === 'read' || expected(role, key, visibility, 'read repodata') !== 'ok' ? '404' : '403';
 }
 
 // ------------------------------------------------------------- the world
@@ -253,6 +257,10 @@ async function perform(action: Action, v: Visibility, i: number, p: Principal): 
       return rest(await reindex(server.url, channel, 'linux-64', key), 202);
     case 'yank':
       return graphql(await gql(server, Q.yank, { channel, subdir: 'noarch', filename: pkgs.yank.filename }, key));
+    case 'unyank':
+      return graphql(await gql(server, Q.unyank, { channel, subdir: 'noarch', filename: pkgs.yank.filename }, key));
+    case 'add publisher':
+      return graphql(await gql(server, Q.addGithubPublisher, { channel, owner: 'acme', repo: `cell-${i}`, workflow: 'release.yml' }, key));
     case 'add member':
       return graphql(await gql(server, Q.addMember, { user: 'bystander', channel, role: 'VIEWER' }, key));
     case 'update channel':

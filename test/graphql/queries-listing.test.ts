@@ -193,7 +193,7 @@ describe('paging', () => {
   it('channels and users', async () => {
     const c = (await gqlData(server, '{ channels(limit: 2, page: 5) { current pages totalCount page { name } } }')).channels;
     assert.deepEqual(c, { current: 5, pages: 2, totalCount: 3, page: [] });
-    const u = (await gqlData(server, '{ users(limit: 3, page: 1) { current pages totalCount page { login } } }')).users;
+    const u = (await gqlData(server, '{ users(limit: 3, page: 1) { current pages totalCount page { login } } }', undefined, outsider.key)).users;
     assert.deepEqual(u, { current: 1, pages: 2, totalCount: 4, page: [{ login: 'pat' }] });
   });
 
@@ -206,16 +206,32 @@ describe('paging', () => {
 });
 
 describe('users', () => {
-  it('users lists everyone; filters and similarity order work', async () => {
-    const all = (await gqlData(server, '{ users { totalCount page { login name } } }')).users;
+  it('users lists everyone to a signed-in user; filters and similarity order work', async () => {
+    const all = (await gqlData(server, '{ users { totalCount page { login name } } }', undefined, outsider.key)).users;
     assert.deepEqual(all.page, ['admin', 'olivia', 'outsider', 'pat'].map((l) => ({ login: l, name: l })));
     assert.equal(all.totalCount, 4);
-    const o = (await gqlData(server, '{ users(filters: {login: {startsWith: "o"}}) { totalCount page { login } } }')).users;
+    const o = (await gqlData(server, '{ users(filters: {login: {startsWith: "o"}}) { totalCount page { login } } }', undefined, outsider.key)).users;
     assert.deepEqual(o, { totalCount: 2, page: [{ login: 'olivia' }, { login: 'outsider' }] });
-    const admins = (await gqlData(server, '{ users(filters: {isAdmin: true}) { page { login } } }')).users;
-    assert.deepEqual(admins.page, [{ login: 'admin' }]);
-    const sim = (await gqlData(server, '{ users(orderBy: {bySimilarity: {field: LOGIN, matches: "pat"}}) { page { login } } }')).users;
+    const sim = (await gqlData(server, '{ users(orderBy: {bySimilarity: {field: LOGIN, matches: "pat"}}) { page { login } } }', undefined, outsider.key)).users;
     assert.equal(sim.page[0].login, 'pat');
+  });
+
+  it('who the admins are is for admins: filtering or ordering by isAdmin is FORBIDDEN to others; anonymous callers list no one', async () => {
+    const admins = (await gqlData(server, '{ users(filters: {isAdmin: true}) { page { login } } }', undefined, server.adminKey)).users;
+    assert.deepEqual(admins.page, [{ login: 'admin' }]);
+    const byFlag = (await gqlData(server, '{ users(orderBy: {byField: {field: IS_ADMIN, direction: DESC}}) { page { login } } }', undefined, server.adminKey)).users;
+    assert.equal(byFlag.page[0].login, 'admin');
+    const probes = [
+      '{ users(filters: {isAdmin: true}) { page { login } } }',
+      '{ users(filters: {isAdmin: false}) { totalCount } }',
+      '{ users(filters: {or: [{login: {eq: "nobody"}}, {and: [{isAdmin: true}]}]}) { page { login } } }',
+      '{ users(orderBy: {byField: {field: IS_ADMIN, direction: DESC}}) { page { login } } }',
+    ];
+    for (const key of [outsider.key, null]) {
+      for (const q of probes) assertGqlError(await gql(server, q, undefined, key), 'FORBIDDEN', `${key ? 'signed in' : 'anonymous'}: ${q}`);
+    }
+    const anon = (await gqlData(server, '{ users { totalCount page { login } } }')).users;
+    assert.deepEqual(anon, { totalCount: 0, page: [] });
   });
 
   it('user(login) finds one user or null', async () => {

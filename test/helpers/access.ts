@@ -73,6 +73,8 @@ export const Q = {
   createKey: 'mutation ($name: String!, $expiresAt: DateTime, $accessMode: ChannelAccessMode, $channelName: String) { createApiKey(name: $name, expiresAt: $expiresAt, accessMode: $accessMode, channelName: $channelName) { key name accessMode channel { name } } }',
   revokeKey: 'mutation ($name: String!) { revokeApiKey(name: $name) }',
   yank: 'mutation ($channel: String!, $subdir: String!, $filename: String!) { batchYankPackageVariants(channelName: $channel, entries: [{subdir: $subdir, filename: $filename}], reason: "broken") }',
+  unyank: 'mutation ($channel: String!, $subdir: String!, $filename: String!) { batchUnyankPackageVariants(channelName: $channel, entries: [{subdir: $subdir, filename: $filename}]) }',
+  addGithubPublisher: 'mutation ($channel: String!, $owner: String!, $repo: String!, $workflow: String!) { addGithubOidcPublisher(channelName: $channel, repositoryOwner: $owner, repositoryName: $repo, workflowFilename: $workflow) { id } }',
   /** Everything a client could learn about one channel and one package name in it. */
   visibility: `query ($channel: String!, $package: String!) {
     channel(name: $channel) { name }
