@@ -63,7 +63,9 @@ function claimPidFile(file: string): boolean {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) return false;
+    // Our own pid is a predecessor's: a container's server is PID 1 on every
+    // start, so after a SIGKILL the file names the pid we now have.
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) return false;
     fs.rmSync(file, { force: true }); // left by a server that died
   }
   return false;

@@ -1,8 +1,6 @@
 // Wires the core together: repositories, storage, key verifier, services and
 // the indexer. The server (app.ts) and the CLI both start from here, so they
 // behave the same on the same data folder.
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { ApiKeyVerifier } from '../auth/api-keys.js';
@@ -25,6 +23,7 @@ import { CatalogService } from './catalog.js';
 import { ChannelService } from './channels.js';
 import { PackageService } from './packages.js';
 import { PublisherService } from './publishers.js';
+import { nodeIdOf, newOwner } from './process-owner.js';
 import { setAsideInvalidRecords } from './stored-metadata.js';
 import { recover, settleAbandonedIntents } from './recovery.js';
 import { UserService } from './users.js';
@@ -45,7 +44,7 @@ export interface Core {
   publishers: PublisherService;
   indexer: Indexer;
   tempDir: string;
-  /** Names this process in index leases and upload intents (`<host>:<pid>:<random>`). */
+  /** Names this core in index leases and upload intents (process-owner.ts). */
   owner: string;
   /** Local copies of immutable index files when storage is remote (the server only; null otherwise). */
   readCache: LocalReadCache | null;
@@ -59,8 +58,9 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
   const repos = await createRepositories(config);
   const store = createObjectStore(config);
   const tempDir = path.join(config.dataDir, 'tmp');
-  // Names this process in leases and upload intents.
-  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  // Names this core in leases and upload intents.
+  const nodeId = nodeIdOf(config.dataDir);
+  const owner = newOwner(nodeId);
   const verifier = new ApiKeyVerifier(repos.apiKeys, repos.users, config.keyCacheTtlMs);
   // On SQLite the heavy index work runs in worker threads with their own
   // read connections (on PostgreSQL it awaits the network and stays here).
@@ -102,7 +102,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
       audience: config.oidcAudience, publicUrl: config.publicUrl, log: log.child({ component: 'trusted-publishing' }),
     }),
     async startBackground() {
-      await recover(repos, store, tempDir, log, config.uploadIntentTimeoutMs);
+      await recover(repos, store, tempDir, log, config.uploadIntentTimeoutMs, nodeId);
       await setAsideInvalidRecords(repos, log);
       // Not in createCore: a CLI command beside a running server must not empty the server's cache.
       if (!store.localFile && config.readCacheMaxBytes > 0) {
@@ -117,7 +117,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
       };
       every(Math.max(100, Math.floor(config.uploadIntentTimeoutMs / 6)), () => repos.packages.touchUploadIntents(owner, Date.now()));
       every(Math.max(200, Math.floor(config.uploadIntentTimeoutMs / 2)), async () => {
-        const { finished, dropped } = await settleAbandonedIntents(repos, store, config.uploadIntentTimeoutMs);
+        const { finished, dropped } = await settleAbandonedIntents(repos, store, config.uploadIntentTimeoutMs, Date.now(), nodeId);
         if (finished + dropped > 0) log.info({ intentsFinished: finished, intentsDropped: dropped }, 'settled uploads abandoned by a dead process');
       });
       // Bring every index up to date before the first request: after a crash

@@ -5,7 +5,8 @@
 //     finished when the file in place is the one the intent describes (the
 //     crash hit between rename and commit), and dropped otherwise (the crash
 //     hit before the rename); live replicas' are left alone;
-//   - leases held by dead processes on this host are released;
+//   - leases held by dead processes on this host are released, including a
+//     predecessor on this data folder that had our pid (process-owner.ts);
 //   - subdirs with queued file deletions are marked for a rewrite, which
 //     unlinks those files once the index no longer lists them.
 import fsp from 'node:fs/promises';
@@ -15,13 +16,15 @@ import type { Repositories } from '../db/repositories.js';
 import { packageKey } from '../storage/keys.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { hashStream } from './hash-file.js';
+import { isDeadLocalOwner } from './process-owner.js';
 
-export async function recover(repos: Repositories, store: ObjectStore, tempDir: string, log: FastifyBaseLogger, intentTimeoutMs: number): Promise<void> {
+/** `nodeId`: this data folder's node id (process-owner.ts), so a predecessor that had our pid counts as dead. */
+export async function recover(repos: Repositories, store: ObjectStore, tempDir: string, log: FastifyBaseLogger, intentTimeoutMs: number, nodeId: string | null = null): Promise<void> {
   await fsp.rm(tempDir, { recursive: true, force: true });
   await fsp.mkdir(tempDir, { recursive: true });
   const tempRemoved = (await store.cleanTemp?.()) ?? 0;
-  const { finished, dropped } = await settleAbandonedIntents(repos, store, intentTimeoutMs);
-  const leases = await repos.indexState.releaseDeadLeases(isDeadLocalOwner);
+  const { finished, dropped } = await settleAbandonedIntents(repos, store, intentTimeoutMs, Date.now(), nodeId);
+  const leases = await repos.indexState.releaseDeadLeases((owner, host) => isDeadLocalOwner(owner, host, nodeId));
   const marked = await repos.indexState.markSubdirsWithPendingDeletions();
   if (tempRemoved + finished + dropped + leases + marked > 0) {
     log.info({ tempRemoved, intentsFinished: finished, intentsDropped: dropped, leasesReleased: leases, subdirsMarked: marked }, 'recovered from an unclean stop');
@@ -38,12 +41,12 @@ export async function recover(repos: Repositories, store: ObjectStore, tempDir: 
  * a running server sweeps with it now and then, so a dead replica's
  * half-done upload never blocks its file name for long.
  */
-export async function settleAbandonedIntents(repos: Repositories, store: ObjectStore, timeoutMs: number, now = Date.now()): Promise<{ finished: number; dropped: number }> {
+export async function settleAbandonedIntents(repos: Repositories, store: ObjectStore, timeoutMs: number, now = Date.now(), nodeId: string | null = null): Promise<{ finished: number; dropped: number }> {
   let finished = 0;
   let dropped = 0;
   const host = hostname();
   for (const { channel, file, owner, aliveAt } of await repos.packages.listUploadIntents()) {
-    const abandoned = owner === null || isDeadLocalOwner(owner, host) || aliveAt < now - timeoutMs;
+    const abandoned = owner === null || isDeadLocalOwner(owner, host, nodeId) || aliveAt < now - timeoutMs;
     if (!abandoned) continue;
     const key = packageKey(channel, file.subdir, file.filename);
     const stored = await store.read(key);
@@ -61,19 +64,4 @@ export async function settleAbandonedIntents(repos: Repositories, store: ObjectS
     }
   }
   return { finished, dropped };
-}
-
-/** Lease owners are `<host>:<pid>:<random>`; one whose process is gone on this host is dead. */
-export function isDeadLocalOwner(owner: string, hostname: string): boolean {
-  const [host, pidText] = owner.split(':');
-  if (host !== hostname) return false;
-  const pid = Number(pidText);
-  if (pid === process.pid) return false;
-  if (!Number.isInteger(pid) || pid <= 0) return true;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }

@@ -18,6 +18,11 @@
 //   in worker threads (full-pass-worker.ts, channeldata-worker.ts) with read
 //   connections of their own; leases and publishing stay here. On
 //   PostgreSQL they run here: their queries wait on the network anyway.
+// - A pass that fails is retried after a delay that doubles per failure
+//   (logged once per step) and is reset by a success, so a subdir whose pass
+//   keeps failing (a record or name stored before a rule was tightened, a
+//   storage folder it cannot write) neither spins nor holds back start-up,
+//   other subdirs, or indexNow's callers.
 // - Package files whose rows were deleted are unlinked only once both kinds
 //   of index no longer list them; superseded shards live a week more.
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
@@ -47,6 +52,9 @@ export interface IndexerOptions {
   buildChanneldata?: (channelId: number) => Promise<string>;
   /** Writes a full generation off the event loop (from a snapshot of its own), when the database allows it. */
   writeFull?: (ref: SubdirRef) => Promise<FullPassWritten>;
+  /** A failed pass is retried after this long, doubling per failure up to `retryMaxMs`. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
 }
 
 type Kind = IndexKind;
@@ -63,11 +71,14 @@ const CHANNELDATA_NAMES_PER_READ = 32;
 /** How often indexNow looks again while another process holds the subdir's lease. */
 const INDEX_NOW_RETRY_MS = 50;
 
+const RETRY_BASE_MS = 1000;
+const RETRY_MAX_MS = 5 * 60_000;
+
 const jobKey = (ref: SubdirRef, kind: Kind) => `${ref.channelId}/${ref.subdir}/${kind}`;
 
 export class Indexer {
   private readonly timers = new Map<string, { timer: NodeJS.Timeout; job: Job }>();
-  private readonly running = new Map<string, Promise<void>>();
+  private readonly running = new Map<string, Promise<unknown>>();
   private readonly again = new Map<string, Job>();
   private readonly channeldataTimers = new Map<number, { timer: NodeJS.Timeout; channel: string }>();
   /** Per subdir: the live shards of the shard index this process published last (sha256 of that index). */
@@ -80,8 +91,11 @@ export class Indexer {
   private channeldataNow: { channelId: number; done: Promise<void> } | null = null;
   /** Wall time of each channel's last channeldata.json rebuild. */
   private readonly channeldataCostMs = new Map<number, number>();
+  /** Passes that failed last time: how often in a row, and when they may run again. */
+  private readonly backingOff = new Map<string, { failures: number; retryAt: number }>();
   private pollTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private draining = false;
   // Three lanes: passes of one kind run one at a time (on two cores parallel
   // rewrites would only compete with request handling), but a shard pass
   // (kilobytes) never waits behind a full rewrite, and neither waits behind
@@ -93,6 +107,8 @@ export class Indexer {
   /** Full rewrites done (tests and benchmarks read it). */
   rewrites = 0;
   shardPasses = 0;
+  /** Passes that failed (tests read it). */
+  failedPasses = 0;
 
   constructor(
     private readonly repos: Repositories,
@@ -149,13 +165,16 @@ export class Indexer {
       first = false;
       for (const kind of kinds) {
         const key = jobKey(ref, kind);
+        // A failing pass is not retried here: its back-off brings it back,
+        // and the caller (start-up, a new channel, a CLI) goes on meanwhile.
+        if (this.backingOff.has(key)) return;
         const pending = this.timers.get(key);
         if (pending) {
           clearTimeout(pending.timer);
           this.timers.delete(key);
         }
         await this.running.get(key);
-        await this.launch({ ref, kind });
+        if (!(await this.launch({ ref, kind }))) return;
       }
     }
   }
@@ -169,6 +188,7 @@ export class Indexer {
       this.timers.delete(key);
     }
     for (const key of this.again.keys()) if (key.startsWith(prefix)) this.again.delete(key);
+    for (const key of this.backingOff.keys()) if (key.startsWith(prefix)) this.backingOff.delete(key);
     const cd = this.channeldataTimers.get(channelId);
     if (cd) clearTimeout(cd.timer);
     this.channeldataTimers.delete(channelId);
@@ -182,6 +202,7 @@ export class Indexer {
 
   /** Stops scheduling, flushes what is pending, and waits for every pass. */
   async drain(): Promise<void> {
+    this.draining = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
     while (this.timers.size > 0 || this.running.size > 0 || this.channeldataTimers.size > 0) {
@@ -214,22 +235,41 @@ export class Indexer {
       return;
     }
     if (this.timers.has(key)) return;
+    const retryAt = this.backingOff.get(key)?.retryAt ?? 0;
     const timer = setTimeout(() => {
       this.timers.delete(key);
       void this.launch(job);
-    }, delayMs);
+    }, Math.max(delayMs, retryAt - Date.now()));
     this.timers.set(key, { timer, job });
   }
 
-  private launch(job: Job): Promise<void> {
+  /** Runs the pass on its lane; resolves false if it failed (and is backing off). */
+  private launch(job: Job): Promise<boolean> {
     const key = jobKey(job.ref, job.kind);
+    const { channel, subdir } = job.ref;
     const run = this.lanes[job.kind]
       .then(() => (job.kind === 'shards' ? this.shardPass(job.ref) : this.fullPass(job.ref)))
       .then(
         (stillDirty) => {
+          const failed = this.backingOff.get(key);
+          if (failed) {
+            this.backingOff.delete(key);
+            this.log.info({ channel, subdir, kind: job.kind, failures: failed.failures }, 'index pass succeeded again');
+          }
           if (stillDirty) this.again.set(key, job);
+          return true;
         },
-        (err: unknown) => this.log.error({ err, channel: job.ref.channel, subdir: job.ref.subdir, kind: job.kind }, 'index pass failed'),
+        (err: unknown) => {
+          const failures = (this.backingOff.get(key)?.failures ?? 0) + 1;
+          const retryInMs = Math.min((this.opts.retryBaseMs ?? RETRY_BASE_MS) * 2 ** (failures - 1), this.opts.retryMaxMs ?? RETRY_MAX_MS);
+          this.backingOff.set(key, { failures, retryAt: Date.now() + retryInMs });
+          this.failedPasses++;
+          this.log.error({ err, channel, subdir, kind: job.kind, failures, retryInMs }, 'index pass failed; retrying later');
+          // Retried no sooner than retryAt; not while draining, or a pass
+          // that keeps failing would keep shutdown waiting.
+          if (!this.draining) this.again.set(key, job);
+          return false;
+        },
       )
       .finally(() => {
         this.running.delete(key);

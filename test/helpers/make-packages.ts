@@ -23,6 +23,10 @@ export interface PackageSpec {
    * component even for a tiny package, which would dominate a 200-package run.
    */
   zstdLevel?: number;
+  /** Fields set in info/index.json over the defaults (hostile tests: wrong types). */
+  indexOverrides?: Record<string, unknown>;
+  /** info/index.json written as this text instead (hostile tests: not what JSON tools would write). */
+  indexRaw?: string;
 }
 
 export interface MadePackage {
@@ -55,8 +59,12 @@ for s in specs:
         }
         if s["subdir"] == "noarch":
             index["noarch"] = "generic"
+        index.update(s.get("indexOverrides", {}))
         with open(os.path.join(prefix, "info", "index.json"), "w") as f:
-            json.dump(index, f, indent=2, sort_keys=True)
+            if "indexRaw" in s:
+                f.write(s["indexRaw"])
+            else:
+                json.dump(index, f, indent=2, sort_keys=True)
         payload = os.path.join("share", s["name"], "payload.bin")
         os.makedirs(os.path.join(prefix, os.path.dirname(payload)))
         with open(os.path.join(prefix, payload), "wb") as f:
