@@ -8,9 +8,14 @@ import { csrfMatches, csrfTokenFor, CSRF_HEADER, SESSION_COOKIE, SESSION_TTL_MS 
 import type { Core } from '../core/core.js';
 import { Errors } from '../errors.js';
 
-function cookieOptions(request: FastifyRequest) {
+// Secure when the request came over https, and whenever the configured
+// public URL is https: behind a TLS-terminating proxy that is not trusted
+// (no CHANNELD_TRUST_PROXY) the request looks like plain http, but the
+// browser is on https and the cookie must never travel without it.
+function cookieOptions(request: FastifyRequest, core: Core) {
   return {
-    path: '/', httpOnly: true, sameSite: 'lax' as const, secure: request.protocol === 'https',
+    path: '/', httpOnly: true, sameSite: 'lax' as const,
+    secure: request.protocol === 'https' || core.config.publicUrl?.startsWith('https:') === true,
     maxAge: Math.floor(SESSION_TTL_MS / 1000),
   };
 }
@@ -35,7 +40,7 @@ export async function sessionRoutes(app: FastifyInstance, opts: { core: Core }):
       await core.auth.recordFailure(request.ip);
       throw new Errors.UNAUTHENTICATED('wrong login or password');
     }
-    reply.setCookie(SESSION_COOKIE, session.token, cookieOptions(request));
+    reply.setCookie(SESSION_COOKIE, session.token, cookieOptions(request, core));
     return { login: session.user.login, isAdmin: session.user.isAdmin, csrfToken: csrfTokenFor(session.token) };
   });
 
