@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pack } from 'tar-stream';
 import { compress } from 'zstd-napi';
+import { onlyOnFolder } from '../helpers/backends.js';
 import { makePackages, type PackageSpec } from '../helpers/make-packages.js';
 import { startHostileServer, storedPackageFiles, type HostileServer } from './harness.js';
 
@@ -186,7 +187,7 @@ describe('hostile package metadata against a real server process', () => {
     assert.ok(serverPeakRssMiB() - before < 100, `server peak RSS grew ${serverPeakRssMiB() - before} MiB`);
   });
 
-  it('stored nothing of any refused upload', () => {
+  it('stored nothing of any refused upload', { skip: onlyOnFolder('the stored files are listed from the data folder') }, () => {
     assert.deepEqual(storedPackageFiles(s.dataDir, CHANNEL).map((f) => path.basename(f)), ['welltyped-1.0-0.conda']);
   });
 });
