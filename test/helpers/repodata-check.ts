@@ -32,7 +32,6 @@ export function repodataProblems(dataDir: string): string[] {
       for (const [filename, record] of Object.entries(records)) {
         const typed = indexJsonProblem(record);
         if (typed) problems.push(`${where} ${filename}: ${typed.message}`);
-        if (typeof record.subdir !== 'string') problems.push(`${where} ${filename}: "subdir" must be a string`);
         try {
           new PackageRecord(record as unknown as ConstructorParameters<typeof PackageRecord>[0]).free();
         } catch (err) {
