@@ -127,8 +127,8 @@ describe('GitHub Actions (RS256)', () => {
     const other = await uploadWith(server.url, 'elsewhere', dep2, token);
     assert.equal(other.status, 403, other.body);
     assert.equal(JSON.parse(other.body).error, 'FORBIDDEN');
-    // A private channel without a grant: writes are refused, reads answer as if it did not exist.
-    assert.equal((await uploadWith(server.url, 'gadgets', dep2, token)).status, 403);
+    // A private channel without a grant: writes and reads answer as if it did not exist (issue 14: no existence oracle).
+    assert.equal((await uploadWith(server.url, 'gadgets', dep2, token)).status, 404);
     assert.equal((await get(`${server.url}/gadgets/noarch/repodata.json`, bearer(token))).status, 404);
     // READ_WRITE: no replacing and no deleting.
     assert.equal((await uploadWith(server.url, 'widgets', dep1, token, undefined, '?force=true')).status, 403);
