@@ -52,10 +52,30 @@ export interface VerifiedKey {
   user: User;
 }
 
+/** Why a presented key did not verify; `lookupId` when it named a stored key. */
+export type KeyRefusal =
+  | { why: 'not-a-key' | 'unknown-id' | 'busy'; lookupId?: undefined }
+  | { why: 'wrong-secret' | 'inactive' | 'busy'; lookupId: string };
+
+export type KeyCheck = ({ ok: true } & VerifiedKey) | ({ ok: false } & KeyRefusal);
+
+/**
+ * How the caller wants the expensive part run (see auth/authenticate.ts):
+ * whether an unknown key id still pays a dummy argon2 (it does unless the
+ * address is already refused), and a wrapper around the argon2 check of a
+ * known key, which may decline with 'busy'.
+ */
+export interface SecretCheckPolicy {
+  checkUnknownIds: boolean;
+  runCheck(lookupId: string, check: () => Promise<boolean>): Promise<boolean | 'busy'>;
+}
+
+const DIRECT: SecretCheckPolicy = { checkUnknownIds: true, runCheck: (_id, check) => check() };
+
 export class ApiKeyVerifier {
   private readonly cache = new Map<string, CacheEntry>();
   private dummyHash: Promise<string> | null = null;
-  private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly inFlight = new Map<string, Promise<boolean | 'busy'>>();
 
   constructor(
     private readonly keys: ApiKeyRepository,
@@ -64,8 +84,17 @@ export class ApiKeyVerifier {
   ) {}
 
   async verify(presented: string): Promise<VerifiedKey | null> {
+    const checked = await this.check(presented);
+    return checked.ok ? { key: checked.key, user: checked.user } : null;
+  }
+
+  /**
+   * Verifies a presented key. A key verified in the last cacheTtlMs is
+   * matched by its sha256 alone and never goes through `policy`.
+   */
+  async check(presented: string, policy: SecretCheckPolicy = DIRECT): Promise<KeyCheck> {
     const parsed = parseToken(presented);
-    if (!parsed) return null;
+    if (!parsed) return { ok: false, why: 'not-a-key' };
     const now = Date.now();
     const digest = createHash('sha256').update(parsed.canonical).digest();
     const key = await this.keys.byLookupId(parsed.lookupId);
@@ -74,33 +103,43 @@ export class ApiKeyVerifier {
       key !== null && cached !== undefined && cached.untilMs > now && cached.secretHash === key.secretHash &&
       timingSafeEqual(cached.digest, digest);
     if (!cacheHit) {
-      if (!(await this.checkSecret(parsed.canonical, digest, key)) || !key) return null;
+      if (!key) {
+        if (policy.checkUnknownIds) await this.checkSecret(parsed.canonical, digest, null, (check) => check());
+        return { ok: false, why: 'unknown-id' };
+      }
+      const verdict = await this.checkSecret(parsed.canonical, digest, key, (check) => policy.runCheck(parsed.lookupId, check));
+      if (verdict === 'busy') return { ok: false, why: 'busy', lookupId: parsed.lookupId };
+      if (!verdict) return { ok: false, why: 'wrong-secret', lookupId: parsed.lookupId };
       this.cache.set(parsed.lookupId, { digest, secretHash: key.secretHash, untilMs: now + this.cacheTtlMs });
     }
     if (key.revokedAt !== null || (key.expiresAt !== null && key.expiresAt <= now)) {
       this.cache.delete(parsed.lookupId);
-      return null;
+      return { ok: false, why: 'inactive', lookupId: parsed.lookupId };
     }
     const user = await this.users.byId(key.userId);
-    if (!user) return null;
+    if (!user) return { ok: false, why: 'inactive', lookupId: parsed.lookupId };
     if (key.lastUsedAt === null || now - key.lastUsedAt > TOUCH_EVERY_MS) await this.keys.touch(key.id, now);
-    return { key, user };
+    return { ok: true, key, user };
   }
 
   /**
    * One argon2 verify per distinct token at a time: 50 parallel first
-   * requests with a new key share one check instead of queueing 50. Unknown
-   * lookup ids still pay for a verify, so timing does not tell whether a
-   * key exists.
+   * requests with a new key share one check (and one place in its lane)
+   * instead of queueing 50. Unknown lookup ids still pay for a verify
+   * (unless the address is already refused), so timing does not tell
+   * whether a key exists.
    */
-  private checkSecret(canonical: string, digest: Buffer, key: ApiKey | null): Promise<boolean> {
+  private checkSecret(
+    canonical: string, digest: Buffer, key: ApiKey | null,
+    run: (check: () => Promise<boolean>) => Promise<boolean | 'busy'>,
+  ): Promise<boolean | 'busy'> {
     const id = `${digest.toString('hex')}:${key?.secretHash ?? ''}`;
     let pending = this.inFlight.get(id);
     if (!pending) {
-      pending = (async () => {
+      pending = run(async () => {
         const hash = key?.secretHash ?? (await this.getDummyHash());
         return argon2.verify(hash, canonical).catch(() => false);
-      })().finally(() => this.inFlight.delete(id));
+      }).finally(() => this.inFlight.delete(id));
       this.inFlight.set(id, pending);
     }
     return pending;

@@ -2,12 +2,13 @@
 // without a key, or a CI job holding a trusted-publishing token). Policy (what that
 // principal may do) lives in policy.ts. A request with no credentials is
 // anonymous; credentials that do not verify are refused by the caller (REST:
-// 401 with a Bearer challenge; GraphQL: viewer null). Repeated failures from
-// one client address are cut off before any key is checked.
-import type { ApiKeyVerifier } from './api-keys.js';
+// 401 with a Bearer challenge; GraphQL: viewer null). Repeated failures are
+// limited without ever locking out a valid credential (see Authenticator).
+import type { ApiKeyVerifier, SecretCheckPolicy } from './api-keys.js';
+import { CheckLanes } from './check-lane.js';
 import { csrfMatches, type SessionManager } from './sessions.js';
 import { isPublisherToken, type PublisherTokenVerifier } from './publisher-tokens.js';
-import { ANONYMOUS, type ChannelRole, type Principal } from '../core/types.js';
+import { ANONYMOUS, type ChannelRole, type Principal, type User } from '../core/types.js';
 
 export type Credentials =
   | { kind: 'none' }
@@ -54,20 +55,70 @@ export function credentialsFrom(authorization: string | undefined, urlToken?: st
   return { kind: 'malformed' };
 }
 
-/** Counts failed authentications per client; see rest/auth-limiter.ts. */
+/**
+ * Counts failed authentications per client address and per subject (an API
+ * key id, a user signing in); see rest/auth-limiter.ts.
+ */
 export interface FailureLimiter {
-  /** Seconds until the client may try again, or null when it may try now. */
-  blockedFor(client: string): number | null;
-  recordFailure(client: string): Promise<void>;
+  /** Seconds until the address may present unproven credentials again, or null when it may now. */
+  blockedFor(address: string): number | null;
+  /** Seconds until failures for the subject are answered 401 again, or null when they are now. */
+  subjectBlockedFor(subject: string): number | null;
+  recordFailure(address: string, subject?: string): Promise<void>;
 }
 
-export type AuthOutcome =
-  | { ok: true; principal: Principal }
+/** A refusal: 'rate-limited' says how long to wait and why, for the 429 body. */
+export type Refusal =
   | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'rate-limited'; retryAfterSeconds: number };
+  | { ok: false; reason: 'rate-limited'; retryAfterSeconds: number; message: string };
 
+export type AuthOutcome = { ok: true; principal: Principal } | Refusal;
+
+export type SignInOutcome = { ok: true; token: string; user: User } | Refusal;
+
+/** The last few addresses each subject (key id, user) was verified from. */
+class VerifiedAddresses {
+  private readonly bySubject = new Map<string, string[]>();
+
+  has(subject: string, address: string): boolean {
+    return this.bySubject.get(subject)?.includes(address) ?? false;
+  }
+
+  add(subject: string, address: string): void {
+    const list = this.bySubject.get(subject) ?? [];
+    if (list.includes(address)) return;
+    if (this.bySubject.size >= 100_000) this.bySubject.clear(); // bounded however many keys are used
+    this.bySubject.set(subject, [address, ...list].slice(0, 8));
+  }
+}
+
+/** What a caller asked to retry because a subject's lane was full waits for. */
+const BUSY_RETRY_SECONDS = 1;
+const BUSY: Refusal = {
+  ok: false, reason: 'rate-limited', retryAfterSeconds: BUSY_RETRY_SECONDS,
+  message: `too many requests are checking this credential at once; try again in ${BUSY_RETRY_SECONDS} s`,
+};
+
+/**
+ * The failure rules, for API keys and sign-ins alike. A valid credential is
+ * never locked out:
+ * - keys verified lately (cached), sessions and publisher tokens (a sha256
+ *   lookup) are checked as usual whatever the address did;
+ * - an address over its failure limit gets 429 for anything that does not
+ *   name a real subject (no key id, an unknown key id or login), without any
+ *   argon2 — and a correct key or password from it still works;
+ * - a subject (key id, user) is argon2-checked one request at a time
+ *   (auth/check-lane.ts; one key has one secret, and identical tokens share
+ *   one check), callers from addresses it was verified from before first,
+ *   then clean addresses, then failing ones; past a bounded queue the caller
+ *   is asked to retry in 1 s;
+ * - wrong secrets are counted per subject too: past the limit they are 429,
+ *   from any address.
+ */
 export class Authenticator {
   private limiter: FailureLimiter | null = null;
+  private readonly lanes = new CheckLanes();
+  private readonly verifiedFrom = new VerifiedAddresses();
 
   constructor(
     private readonly verifier: ApiKeyVerifier,
@@ -80,15 +131,6 @@ export class Authenticator {
     this.limiter = limiter;
   }
 
-  /** Seconds the client must wait before trying credentials again (sign-in shares the limit), or null. */
-  blockedFor(client: string): number | null {
-    return this.limiter?.blockedFor(client) ?? null;
-  }
-
-  async recordFailure(client: string): Promise<void> {
-    await this.limiter?.recordFailure(client);
-  }
-
   async authenticate(creds: Credentials, client: string): Promise<AuthOutcome> {
     if (creds.kind === 'none') return { ok: true, principal: ANONYMOUS };
     if (creds.kind === 'session') {
@@ -98,19 +140,18 @@ export class Authenticator {
       return { ok: true, principal: { kind: 'user', user, roles: await this.rolesOf(user.id), key: null } };
     }
     const blocked = this.limiter?.blockedFor(client) ?? null;
-    if (blocked !== null) return { ok: false, reason: 'rate-limited', retryAfterSeconds: blocked };
-    if (creds.kind === 'token' && isPublisherToken(creds.token)) {
+    if (creds.kind === 'malformed') return this.refuse(client, blocked);
+    if (isPublisherToken(creds.token)) {
       const principal = await this.publisherTokens.verify(creds.token);
       if (principal) return { ok: true, principal };
-      await this.limiter?.recordFailure(client);
-      return { ok: false, reason: 'invalid' };
+      return this.refuse(client, blocked);
     }
-    const verified = creds.kind === 'token' ? await this.verifier.verify(creds.token) : null;
-    if (!verified) {
-      await this.limiter?.recordFailure(client);
-      return { ok: false, reason: 'invalid' };
+    const checked = await this.verifier.check(creds.token, this.policyFor(client, blocked, 'key'));
+    if (!checked.ok) {
+      if (checked.why === 'busy') return BUSY;
+      return this.refuse(client, blocked, checked.lookupId === undefined ? undefined : `key:${checked.lookupId}`);
     }
-    const { key, user } = verified;
+    const { key, user } = checked;
     return {
       ok: true,
       principal: {
@@ -118,5 +159,43 @@ export class Authenticator {
         key: { id: key.id, accessMode: key.accessMode, channelId: key.channelId },
       },
     };
+  }
+
+  /** The UI's password sign-in, under the same rules as API keys. */
+  async signIn(login: string, password: string, client: string): Promise<SignInOutcome> {
+    const blocked = this.limiter?.blockedFor(client) ?? null;
+    const result = await this.sessions.signIn(login, password, this.policyFor(client, blocked, 'user'));
+    if (result.ok) return result;
+    if (result.why === 'busy') return BUSY;
+    return this.refuse(client, blocked, result.userId === undefined ? undefined : `user:${result.userId}`);
+  }
+
+  private policyFor(client: string, blocked: number | null, kind: 'key' | 'user'): SecretCheckPolicy {
+    return {
+      checkUnknownIds: blocked === null,
+      runCheck: async (id, check) => {
+        const subject = `${kind}:${id}`;
+        const tier = this.verifiedFrom.has(subject, client) ? 'known' : blocked === null ? 'clean' : 'failing';
+        const verdict = await this.lanes.run(subject, tier, check);
+        if (verdict === true) this.verifiedFrom.add(subject, client);
+        return verdict;
+      },
+    };
+  }
+
+  /**
+   * Counts a failure. The answer is 429 when the address, or the subject
+   * the credential named, was already over its limit; otherwise 401.
+   */
+  private async refuse(client: string, blocked: number | null, subject?: string): Promise<Refusal> {
+    const subjectBlocked = subject === undefined ? null : (this.limiter?.subjectBlockedFor(subject) ?? null);
+    await this.limiter?.recordFailure(client, subject);
+    if (blocked !== null) {
+      return { ok: false, reason: 'rate-limited', retryAfterSeconds: blocked, message: `too many failed authentications from this address; try again in ${blocked} s` };
+    }
+    if (subjectBlocked !== null) {
+      return { ok: false, reason: 'rate-limited', retryAfterSeconds: subjectBlocked, message: `too many failed attempts for this key or login; try again in ${subjectBlocked} s` };
+    }
+    return { ok: false, reason: 'invalid' };
   }
 }

@@ -6,6 +6,14 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import argon2 from 'argon2';
 import type { Repositories } from '../db/repositories.js';
 import type { User } from '../core/types.js';
+import type { SecretCheckPolicy } from './api-keys.js';
+
+export type SignInResult =
+  | { ok: true; token: string; user: User }
+  | { ok: false; why: 'unknown-id'; userId?: undefined }
+  | { ok: false; why: 'wrong-secret' | 'busy'; userId: number };
+
+const DIRECT: SecretCheckPolicy = { checkUnknownIds: true, runCheck: (_id, check) => check() };
 
 export const SESSION_COOKIE = 'channeld_session';
 export const SESSION_TTL_MS = 14 * 86_400_000;
@@ -29,17 +37,28 @@ export class SessionManager {
 
   constructor(private readonly repos: Repositories) {}
 
-  /** A new session for the user if the password is right; null otherwise. */
-  async signIn(login: string, password: string): Promise<{ token: string; user: User } | null> {
+  /**
+   * A new session for the user if the password is right; otherwise why not
+   * (with the user id when the login exists). The policy works as for API
+   * keys (auth/api-keys.ts SecretCheckPolicy), keyed by the user's id.
+   */
+  async signIn(login: string, password: string, policy: SecretCheckPolicy = DIRECT): Promise<SignInResult> {
     const user = await this.repos.users.byLogin(login);
     const hash = user ? await this.repos.users.passwordHash(user.id) : null;
-    // Unknown logins (or users without a password) still pay one verify.
-    this.dummyHash ??= argon2.hash(randomBytes(16).toString('hex'), { type: argon2.argon2id });
-    const ok = await argon2.verify(hash ?? (await this.dummyHash), password).catch(() => false);
-    if (!ok || !user || !hash) return null;
+    if (!user || !hash) {
+      // Unknown logins (or users without a password) still pay one verify.
+      if (policy.checkUnknownIds) {
+        this.dummyHash ??= argon2.hash(randomBytes(16).toString('hex'), { type: argon2.argon2id });
+        await argon2.verify(await this.dummyHash, password).catch(() => false);
+      }
+      return { ok: false, why: 'unknown-id' };
+    }
+    const verdict = await policy.runCheck(String(user.id), () => argon2.verify(hash, password).catch(() => false));
+    if (verdict === 'busy') return { ok: false, why: 'busy', userId: user.id };
+    if (!verdict) return { ok: false, why: 'wrong-secret', userId: user.id };
     const token = randomBytes(32).toString('base64url');
     await this.repos.sessions.create(sha256(token), user.id, Date.now() + SESSION_TTL_MS);
-    return { token, user };
+    return { ok: true, token, user };
   }
 
   async userFor(token: string): Promise<User | null> {

@@ -46,8 +46,7 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
     if (!request.url.startsWith('/api/graphql')) return;
     const outcome = await authenticate(request, opts.core);
     if (!outcome.ok && outcome.reason === 'rate-limited') {
-      const message = `too many failed authentications from this address; try again in ${outcome.retryAfterSeconds} s`;
-      return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds)).send({ error: 'TOO_MANY_REQUESTS', message });
+      return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds)).send({ error: 'TOO_MANY_REQUESTS', message: outcome.message });
     }
     // The document is parsed under its bounds before mercurius sees it
     // (see document-limits.ts), so graphql-js validation stays cheap.

@@ -32,7 +32,7 @@ export async function principalOf(request: FastifyRequest, core: Core): Promise<
   const outcome = await authenticate(request, core);
   if (outcome.ok) return outcome.principal;
   if (outcome.reason === 'rate-limited') {
-    const err = new Errors.TOO_MANY_REQUESTS(`too many failed authentications from this address; try again in ${outcome.retryAfterSeconds} s`);
+    const err = new Errors.TOO_MANY_REQUESTS(outcome.message);
     throw Object.assign(err, { retryAfterSeconds: outcome.retryAfterSeconds });
   }
   throw new Errors.UNAUTHENTICATED('the API key is invalid, expired or revoked');

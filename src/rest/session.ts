@@ -1,8 +1,8 @@
 // The web UI's sign-in: POST /api/session {login, password} → an HttpOnly,
 // SameSite=Lax session cookie (Secure over https) and the CSRF token the UI
 // echoes in X-CSRF-Token; GET /api/session tells who is signed in; DELETE
-// signs out. Failed sign-ins count against the same per-address limit as
-// failed API keys.
+// signs out. Failed sign-ins count against the same limits as failed API
+// keys (per address and per user; auth/authenticate.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { csrfMatches, csrfTokenFor, CSRF_HEADER, SESSION_COOKIE, SESSION_TTL_MS } from '../auth/sessions.js';
 import type { Core } from '../core/core.js';
@@ -31,15 +31,11 @@ export async function sessionRoutes(app: FastifyInstance, opts: { core: Core }):
       },
     },
   }, async (request, reply) => {
-    const wait = core.auth.blockedFor(request.ip);
-    if (wait !== null) {
-      throw Object.assign(new Errors.TOO_MANY_REQUESTS(`too many failed sign-ins from this address; try again in ${wait} s`), { retryAfterSeconds: wait });
+    const session = await core.auth.signIn(request.body.login, request.body.password, request.ip);
+    if (!session.ok && session.reason === 'rate-limited') {
+      throw Object.assign(new Errors.TOO_MANY_REQUESTS(session.message), { retryAfterSeconds: session.retryAfterSeconds });
     }
-    const session = await core.sessions.signIn(request.body.login, request.body.password);
-    if (!session) {
-      await core.auth.recordFailure(request.ip);
-      throw new Errors.UNAUTHENTICATED('wrong login or password');
-    }
+    if (!session.ok) throw new Errors.UNAUTHENTICATED('wrong login or password');
     reply.setCookie(SESSION_COOKIE, session.token, cookieOptions(request, core));
     return { login: session.user.login, isAdmin: session.user.isAdmin, csrfToken: csrfTokenFor(session.token) };
   });

@@ -1,10 +1,12 @@
 // Two things around authentication:
 //
-// Failed authentications are counted per client address: after N bad keys in
-// a minute (CHANNELD_AUTH_FAILURES_PER_MINUTE=N) the address is refused with
-// 429 + Retry-After before any key is checked — a valid key too, on REST and
-// GraphQL alike — while requests without credentials go on as anonymous and
-// successful requests never count.
+// Failed authentications are counted per client address and per key id: after
+// N bad keys in a minute (CHANNELD_AUTH_FAILURES_PER_MINUTE=N) the address gets
+// 429 + Retry-After for anything it cannot prove, on REST and GraphQL alike,
+// while a valid key (or password) from it still works, requests without
+// credentials go on as anonymous and successful requests never count. A key
+// id that many addresses guess at is checked one request at a time, and its
+// owner still gets in.
 //
 // The audit log records who changed what (keys, uploads, yanks, deletes,
 // members, visibility), with the key used; `channeld audit` prints it as JSON
@@ -53,7 +55,7 @@ describe('failed authentications from one address', () => {
     if (server) fs.rmSync(server.dataDir, { recursive: true, force: true });
   });
 
-  it(`after ${LIMIT} bad keys the next request is refused with 429 even with a valid key; successes never count`, async () => {
+  it(`after ${LIMIT} bad keys the address gets 429 for what it cannot prove; successes never count`, async () => {
     for (let i = 0; i < LIMIT - 1; i++) {
       const a = await upload(server.url, 'open', pkgs[1]!, bogus(i));
       assert.equal(a.status, 401, `bad key ${i + 1}`);
@@ -63,26 +65,55 @@ describe('failed authentications from one address', () => {
     for (let i = 0; i < 3 * LIMIT; i++) assert.equal((await get(priv(), bearer(key))).status, 200, `good request ${i + 1}`);
     assert.equal((await get(priv(), bearer(bogus(LIMIT)))).status, 401, `bad key ${LIMIT}`);
 
-    const rest = await get(priv(), bearer(key));
-    assert.equal(rest.status, 429, `a valid key right after ${LIMIT} failures: ${rest.status}`);
-    assert.equal(rest.error, 'TOO_MANY_REQUESTS');
-    const retryAfter = Number(rest.headers.get('retry-after'));
-    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `Retry-After: ${rest.headers.get('retry-after')}`);
+    // Over the limit: an unknown key id, a token that is no key, a publisher
+    // token that is not ours and a malformed header are all 429.
+    for (const [what, auth] of [
+      ['unknown key id', bearer(bogus(LIMIT + 1))], ['not a key', bearer('hunter2')],
+      ['publisher token', bearer(`pfx_oidc_${'A'.repeat(43)}`)], ['malformed', 'Bearer'],
+      ['a known key id with a wrong secret', bearer(`${key.slice(0, 16)}${'Z'.repeat(40)}`)],
+    ] as const) {
+      const r = await get(priv(), auth);
+      assert.equal(r.status, 429, `${what}: ${r.status}`);
+      assert.equal(r.error, 'TOO_MANY_REQUESTS');
+      const retryAfter = Number(r.headers.get('retry-after'));
+      assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, `${what}: Retry-After ${r.headers.get('retry-after')}`);
+    }
   });
 
-  it('the lockout covers uploads, conda token URLs and GraphQL (HTTP 429, not viewer: null)', async () => {
-    // One more failure, so the address is locked out whatever the test above found.
-    assert.ok([401, 429].includes((await get(priv(), bearer(bogus(LIMIT + 1)))).status));
+  it('a valid key from that address still works: downloads, uploads, conda token URLs, GraphQL', async () => {
+    // One more failure, so the address is over its limit whatever the test above found.
+    assert.equal((await get(priv(), bearer(bogus(LIMIT + 2)))).status, 429);
+    assert.equal((await get(priv(), bearer(key))).status, 200, 'a key verified before (cached)');
+    const pat = (await server.core.repos.users.byLogin('pat'))!;
+    const fresh = (await server.core.users.createKey(pat, { name: 'fresh', expiresAt: null })).token;
+    assert.equal((await get(priv(), bearer(fresh))).status, 200, 'a key never seen before (argon2-checked)');
     const up = await upload(server.url, 'open', pkgs[1]!, key);
-    assert.equal(up.status, 429, 'upload');
-    assert.ok(up.headers.get('retry-after'), 'upload Retry-After');
-    assert.equal((await get(`${server.url}/t/${condaSafe(key)}/closed/noarch/repodata.json`)).status, 429, '/t/ download');
-    const g = await fetch(`${server.url}/api/graphql`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: bearer(key) },
+    assert.equal(up.status, 200, `upload: ${up.status} ${up.message}`);
+    assert.equal((await get(`${server.url}/t/${condaSafe(key)}/closed/noarch/repodata.json`)).status, 200, '/t/ download');
+    const g = await gql(server, '{ viewer { login } }', {}, key);
+    assert.deepEqual(g.body, { data: { viewer: { login: 'pat' } } });
+    // …while a bad key on GraphQL is an HTTP 429, not viewer: null.
+    const bad = await fetch(`${server.url}/api/graphql`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: bearer(bogus(LIMIT + 3)) },
       body: JSON.stringify({ query: '{ viewer { login } }' }),
     });
-    assert.equal(g.status, 429, `GraphQL: ${g.status} ${await g.text()}`);
-    assert.ok(g.headers.get('retry-after'), 'GraphQL Retry-After');
+    assert.equal(bad.status, 429, `GraphQL: ${bad.status} ${await bad.text()}`);
+    assert.ok(bad.headers.get('retry-after'), 'GraphQL Retry-After');
+    // A revoked key is refused as before (429 here: it proves nothing).
+    await server.core.users.revokeKey(pat, 'fresh');
+    assert.equal((await get(priv(), bearer(fresh))).status, 429, 'revoked key');
+  });
+
+  it('sign-in: a correct password from that address works, a wrong one is 429', async () => {
+    const pat = (await server.core.repos.users.byLogin('pat'))!;
+    await server.core.users.setPassword(pat, 'correct horse');
+    const signIn = (login: string, password: string) => fetch(`${server.url}/api/session`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login, password }),
+    });
+    assert.equal((await signIn('pat', 'battery staple')).status, 429, 'wrong password');
+    assert.equal((await signIn('nobody', 'battery staple')).status, 429, 'unknown login');
+    const ok = await signIn('pat', 'correct horse');
+    assert.equal(ok.status, 200, await ok.text());
   });
 
   it('requests without credentials still work as anonymous', async () => {
@@ -92,6 +123,60 @@ describe('failed authentications from one address', () => {
     assert.deepEqual(anon, { status: 200, body: { data: { channel: { name: 'open' }, viewer: null } } });
     // Private channels still ask for a key, as to any anonymous caller.
     assert.equal((await get(priv())).status, 401, 'private package, anonymous');
+  });
+});
+
+describe('failed authentications against one key id, from many addresses', () => {
+  let server: TestServer;
+  let key: string;
+  const priv = () => `${server.url}/closed/noarch/${pkgs[0]!.filename}`;
+  // Behind a trusted proxy each request names its client address.
+  const from = (address: string, authorization: string) => get(priv(), authorization, { 'x-forwarded-for': address });
+  const guess = (i: number) => bearer(`${key.slice(0, 16)}${String(i).padStart(40, 'G')}`);
+
+  before(async () => {
+    server = await startServer({
+      // No verified-key cache: every request with the owner's key is argon2-checked,
+      // so it goes through the key id's lane like the guesses do.
+      env: { CHANNELD_AUTH_FAILURES_PER_MINUTE: String(LIMIT), CHANNELD_TRUST_PROXY: 'true', CHANNELD_KEY_CACHE_TTL_MS: '0' },
+    });
+    const pat = await server.core.users.create('pat', false);
+    key = (await server.core.users.createKey(pat, { name: 'main', expiresAt: null })).token;
+    await server.core.channels.create('closed', pat.id, { isPublic: false });
+    assert.equal((await upload(server.url, 'closed', pkgs[0]!, key)).status, 200);
+  });
+
+  after(async () => {
+    await server?.close();
+    if (server) fs.rmSync(server.dataDir, { recursive: true, force: true });
+  });
+
+  it('wrong secrets for a real key id from fresh addresses are 401, then 429; its owner still gets in', async () => {
+    for (let i = 0; i < LIMIT; i++) assert.equal((await from(`198.51.100.${i + 1}`, guess(i))).status, 401, `guess ${i + 1}`);
+    const next = await from('198.51.100.99', guess(LIMIT));
+    assert.equal(next.status, 429, `a guess from yet another address, past the key id's limit: ${next.status}`);
+    assert.match(next.message, /this key or login/);
+    const owner = await from('203.0.113.7', bearer(key));
+    assert.equal(owner.status, 200, `the owner, from a clean address: ${owner.status} ${owner.message}`);
+    const again = await from('198.51.100.1', bearer(key));
+    assert.equal(again.status, 200, `the owner, from an address that guessed once: ${again.status} ${again.message}`);
+  });
+
+  it('a burst of guesses at one key id waits in one bounded lane: the surplus is 429 Retry-After 1 at once, the owner is served', async () => {
+    const N = 60;
+    const burst = Array.from({ length: N }, (_, i) => from(`10.9.0.${i + 1}`, guess(200 + i)));
+    // The owner's CI, from the address its key was verified from before (first test).
+    const owner = from('203.0.113.7', bearer(key));
+    const answers = await Promise.all(burst);
+    const statuses = answers.map((a) => a.status);
+    assert.ok(statuses.every((s) => s === 401 || s === 429), `only 401/429: ${statuses.join(',')}`);
+    const busy = answers.filter((a) => a.status === 429 && /at once/.test(a.message));
+    // One check runs and 32 wait (the owner goes ahead of them); the rest are turned
+    // away at once. A few checks may finish while the burst is still arriving.
+    const checked = N - busy.length;
+    assert.ok(checked <= 32 + 4, `${checked} of ${N} guesses were argon2-checked; the lane holds 1 + 32`);
+    for (const b of busy) assert.equal(b.headers.get('retry-after'), '1', 'a busy lane asks for a retry in 1 s');
+    assert.equal((await owner).status, 200, 'the owner, sent after the burst filled the lane');
   });
 });
 
