@@ -24,6 +24,9 @@ export interface Config {
    * mid-pass) leaves the subdir to others after at most this long.
    */
   indexLeaseMs: number;
+  /** A failed index pass is retried after this long, doubling per failure in a row up to indexRetryMaxMs. */
+  indexRetryBaseMs: number;
+  indexRetryMaxMs: number;
   /**
    * An upload's claim on its file name (its intent) is kept alive by its
    * process; one not kept alive this long is settled by another process
@@ -238,6 +241,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     shardDebounceMs: intFrom(env.CHANNELD_SHARD_DEBOUNCE_MS, 'CHANNELD_SHARD_DEBOUNCE_MS', 0),
     indexPollMs: intFrom(env.CHANNELD_INDEX_POLL_MS, 'CHANNELD_INDEX_POLL_MS', 500, 10),
     indexLeaseMs: intFrom(env.CHANNELD_INDEX_LEASE_MS, 'CHANNELD_INDEX_LEASE_MS', 30_000, 1000),
+    indexRetryBaseMs: intFrom(env.CHANNELD_INDEX_RETRY_BASE_MS, 'CHANNELD_INDEX_RETRY_BASE_MS', 1000, 10),
+    indexRetryMaxMs: intFrom(env.CHANNELD_INDEX_RETRY_MAX_MS, 'CHANNELD_INDEX_RETRY_MAX_MS', 5 * 60_000, 10),
     readCacheMaxBytes: intFrom(env.CHANNELD_READ_CACHE_MAX_BYTES, 'CHANNELD_READ_CACHE_MAX_BYTES', 1 * GiB, 0),
     uploadIntentTimeoutMs: intFrom(env.CHANNELD_UPLOAD_INTENT_TIMEOUT_MS, 'CHANNELD_UPLOAD_INTENT_TIMEOUT_MS', 180_000, 1000),
     keyCacheTtlMs: intFrom(env.CHANNELD_KEY_CACHE_TTL_MS, 'CHANNELD_KEY_CACHE_TTL_MS', 5 * 60_000),

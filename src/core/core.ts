@@ -71,6 +71,8 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     shardDebounceMs: config.shardDebounceMs,
     pollMs: config.indexPollMs,
     leaseMs: config.indexLeaseMs,
+    retryBaseMs: config.indexRetryBaseMs,
+    retryMaxMs: Math.max(config.indexRetryMaxMs, config.indexRetryBaseMs),
     newestFirst: sortVersionsDesc,
     ...(onSqlite ? { buildChanneldata: channeldataInWorker(sqliteFile(config.dataDir)) } : {}),
     ...(fullPasses ? { writeFull: (ref) => fullPasses.write(ref) } : {}),
