@@ -20,6 +20,7 @@ import {
   benchTempDir, ensureBuilt, log, MiB, parseBenchArgs, PeakRss, percentile, procMemory, printResultJson, printTable, round, runBench,
 } from './lib/common.js';
 import { ATTACKS } from './lib/attacks.js';
+import { buildUploadBombs, type Bomb } from './lib/upload-bombs.js';
 import { request, spawnBenchServer, uploadRaw } from './lib/http.js';
 
 const args = parseBenchArgs();
@@ -52,6 +53,9 @@ runBench('hostile', (args.quick ? 6 : 15) * 60_000, async () => {
     if (r.status !== 200) throw new Error(`upload ${p.filename}: ${r.status} ${r.body}`);
   }
   await waitFor(async () => (await request(`${server.url}/${CHANNEL}/noarch/repodata.json`)).body.includes('"packages.conda"'), 30_000);
+
+  const bombs = await buildUploadBombs(path.join(root, 'bombs'));
+  log(`upload bombs: ${bombs.map((b) => `${b.filename} (${fs.statSync(b.file).size} B)`).join(', ')}`);
 
   const idleRssMiB = round((procMemory(server.child.pid!).rssKiB * 1024) / MiB, 0);
   log(`server idle RSS after the fixtures: ${idleRssMiB} MiB`);
@@ -87,7 +91,7 @@ runBench('hostile', (args.quick ? 6 : 15) * 60_000, async () => {
     if (server.child.exitCode !== null || server.child.signalCode !== null) server = await spawnBenchServer(dataDir, serverEnv);
     await readLoopDelay(); // starts a fresh histogram
     const peak = new PeakRss(server.child.pid!);
-    const attacker = cls === null ? null : spawnAttacker(cls, server.url, key);
+    const attacker = cls === null ? null : spawnAttacker(cls, server.url, key, bombs);
     const { latencies, failed } = await client(PHASE_MS);
     const outcome = attacker ? await attacker : null;
     const peakKiB = peak.stop();
@@ -152,9 +156,9 @@ function postJson(url: string, key: string, body: object): Promise<string> {
   });
 }
 
-function spawnAttacker(cls: string, baseUrl: string, key: string): Promise<{ statuses: Record<string, number>; errors: number; sent: number }> {
+function spawnAttacker(cls: string, baseUrl: string, key: string, bombs: Bomb[]): Promise<{ statuses: Record<string, number>; errors: number; sent: number }> {
   const loops = cls === 'slow-clients' ? SLOW_SOCKETS : ATTACK_LOOPS;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'lib/attacker.ts'), cls, baseUrl, CHANNEL, key, String(PHASE_MS), String(loops)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'lib/attacker.ts'), cls, baseUrl, CHANNEL, key, String(PHASE_MS), String(loops), JSON.stringify(bombs)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';

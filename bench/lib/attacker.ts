@@ -3,12 +3,16 @@
 // bounded number of loops for a bounded time, then prints one JSON line of
 // what it got back (statuses, connection errors, requests sent).
 //
-//   node --import tsx bench/lib/attacker.ts CLASS BASE_URL CHANNEL KEY DURATION_MS LOOPS
+//   node --import tsx bench/lib/attacker.ts CLASS BASE_URL CHANNEL KEY DURATION_MS LOOPS [BOMBS_JSON]
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { ATTACKS, type AttackRequest } from './attacks.js';
 
-const [cls, baseUrl, channel, key, durationArg, loopsArg] = process.argv.slice(2);
+const [cls, baseUrl, channel, key, durationArg, loopsArg, bombsArg] = process.argv.slice(2);
+const bombs = bombsArg
+  ? (JSON.parse(bombsArg) as Array<{ filename: string; file: string }>).map((b) => ({ filename: b.filename, body: fs.readFileSync(b.file) }))
+  : [];
 const durationMs = Number(durationArg);
 const loops = Number(loopsArg);
 const deadline = Date.now() + durationMs;
@@ -68,7 +72,7 @@ async function main(): Promise<void> {
   if (!attack) throw new Error(`unknown attack class ${cls}`);
   let i = 0;
   await Promise.all(Array.from({ length: loops }, async () => {
-    while (Date.now() < deadline) await send(attack.builder({ channel: channel!, key: key! }, i++));
+    while (Date.now() < deadline) await send(attack.builder({ channel: channel!, key: key!, bombs }, i++));
   }));
 }
 

@@ -16,6 +16,8 @@ export interface AttackContext {
   channel: string;
   /** A valid admin key (for the attacks that need a signed-in caller). */
   key: string;
+  /** The package files of the upload-bomb class (bench/lib/upload-bombs.ts). */
+  bombs: Array<{ filename: string; body: Buffer }>;
 }
 
 /** Doubled fragment spreads: a naive walk visits 2^levels fields. */
@@ -79,6 +81,20 @@ export const ATTACKS: Record<string, { what: string; builder: Builder }> = {
   'auth-flood': {
     what: 'well-formed unknown pfx_ keys (argon2 work until the failed-auth limiter answers)',
     builder: (ctx) => ({ method: 'DELETE', path: `/api/v1/delete/${ctx.channel}/noarch/none-1-0.conda`, headers: { authorization: `Bearer pfx_${randomBase62(52)}` } }),
+  },
+  'key-guessing': {
+    what: 'wrong secrets for the admin key\'s real key id (argon2 for each, until its lane is full)',
+    builder: (ctx) => ({ method: 'DELETE', path: `/api/v1/delete/${ctx.channel}/noarch/none-1-0.conda`, headers: { authorization: `Bearer ${ctx.key.slice(0, 16)}${randomBase62(40)}` } }),
+  },
+  'upload-bombs': {
+    what: 'uploads of a 1.9 GiB zstd window, 96 MiB of zeros in info/ (.conda and .tar.bz2), index.json nested 100,000 deep',
+    builder: (ctx, i) => {
+      const bomb = ctx.bombs[i % ctx.bombs.length]!;
+      return {
+        method: 'POST', path: `/api/v1/upload/${ctx.channel}`, body: bomb.body,
+        headers: { authorization: `Bearer ${ctx.key}`, 'content-type': 'application/octet-stream', 'x-file-name': bomb.filename },
+      };
+    },
   },
   'graphql-fragments': {
     what: 'doubled fragment spreads (22 levels), and 1,000 aliases of a paged field',

@@ -61,16 +61,19 @@ export type KeyCheck = ({ ok: true } & VerifiedKey) | ({ ok: false } & KeyRefusa
 
 /**
  * How the caller wants the expensive part run (see auth/authenticate.ts):
- * whether an unknown key id still pays a dummy argon2 (it does unless the
- * address is already refused), and a wrapper around the argon2 check of a
- * known key, which may decline with 'busy'.
+ * the dummy argon2 an unknown key id pays (so timing does not tell it is
+ * unknown; the caller may skip it), and the argon2 check of a known key,
+ * which may decline with 'busy'.
  */
 export interface SecretCheckPolicy {
-  checkUnknownIds: boolean;
+  runDummy(check: () => Promise<unknown>): Promise<void>;
   runCheck(lookupId: string, check: () => Promise<boolean>): Promise<boolean | 'busy'>;
 }
 
-const DIRECT: SecretCheckPolicy = { checkUnknownIds: true, runCheck: (_id, check) => check() };
+export const DIRECT_CHECKS: SecretCheckPolicy = {
+  runDummy: async (check) => void (await check()),
+  runCheck: (_id, check) => check(),
+};
 
 export class ApiKeyVerifier {
   private readonly cache = new Map<string, CacheEntry>();
@@ -92,7 +95,7 @@ export class ApiKeyVerifier {
    * Verifies a presented key. A key verified in the last cacheTtlMs is
    * matched by its sha256 alone and never goes through `policy`.
    */
-  async check(presented: string, policy: SecretCheckPolicy = DIRECT): Promise<KeyCheck> {
+  async check(presented: string, policy: SecretCheckPolicy = DIRECT_CHECKS): Promise<KeyCheck> {
     const parsed = parseToken(presented);
     if (!parsed) return { ok: false, why: 'not-a-key' };
     const now = Date.now();
@@ -104,7 +107,7 @@ export class ApiKeyVerifier {
       timingSafeEqual(cached.digest, digest);
     if (!cacheHit) {
       if (!key) {
-        if (policy.checkUnknownIds) await this.checkSecret(parsed.canonical, digest, null, (check) => check());
+        await policy.runDummy(() => this.checkSecret(parsed.canonical, digest, null, (check) => check()));
         return { ok: false, why: 'unknown-id' };
       }
       const verdict = await this.checkSecret(parsed.canonical, digest, key, (check) => policy.runCheck(parsed.lookupId, check));
@@ -126,8 +129,8 @@ export class ApiKeyVerifier {
    * One argon2 verify per distinct token at a time: 50 parallel first
    * requests with a new key share one check (and one place in its lane)
    * instead of queueing 50. Unknown lookup ids still pay for a verify
-   * (unless the address is already refused), so timing does not tell
-   * whether a key exists.
+   * (when the policy has room for it), so timing does not tell whether a
+   * key exists.
    */
   private checkSecret(
     canonical: string, digest: Buffer, key: ApiKey | null,

@@ -109,7 +109,7 @@ const BUSY: Refusal = {
  *   argon2 — and a correct key or password from it still works;
  * - a subject (key id, user) is argon2-checked one request at a time
  *   (auth/check-lane.ts; one key has one secret, and identical tokens share
- *   one check), callers from addresses it was verified from before first,
+ *   one check), in a pool of at most half the cores for all subjects, callers from addresses it was verified from before first,
  *   then clean addresses, then failing ones; past a bounded queue the caller
  *   is asked to retry in 1 s;
  * - wrong secrets are counted per subject too: past the limit they are 429,
@@ -172,7 +172,8 @@ export class Authenticator {
 
   private policyFor(client: string, blocked: number | null, kind: 'key' | 'user'): SecretCheckPolicy {
     return {
-      checkUnknownIds: blocked === null,
+      // An address over its limit gets no dummy verify: its 429 comes at once.
+      runDummy: (check) => (blocked === null ? this.lanes.spare(check) : Promise.resolve()),
       runCheck: async (id, check) => {
         const subject = `${kind}:${id}`;
         const tier = this.verifiedFrom.has(subject, client) ? 'known' : blocked === null ? 'clean' : 'failing';

@@ -5,8 +5,14 @@
 // credential still gets through: requests from addresses this subject was
 // verified from before go first, then those from addresses without too many
 // failures, then the rest; each kind waits in a bounded queue, and past the
-// bound the caller is asked to retry (nothing queues without limit). p-queue
-// gives the serial, prioritised queue.
+// bound the caller is asked to retry (nothing queues without limit).
+//
+// Every lane feeds one pool of at most half the cores: argon2 takes a core
+// and 64 MiB for ~250 ms on libuv's thread pool, which file reads share, so
+// unbounded parallel checks would stall downloads and grow memory by 64 MiB
+// each. The dummy checks that hide whether a key id exists run only when the
+// pool is idle. p-queue gives the serial, prioritised queues.
+import os from 'node:os';
 import PQueue from 'p-queue';
 
 /** Who is asking, best first: an address the subject was verified from, any other address, one over its failure limit. */
@@ -19,8 +25,14 @@ const PRIORITY: Record<CallerTier, number> = { known: 2, clean: 1, failing: 0 };
 
 export class CheckLanes {
   private readonly lanes = new Map<string, PQueue>();
+  private readonly pool: PQueue;
 
-  constructor(private readonly bounds: LaneBounds = { known: 8, clean: 32, failing: 4 }) {}
+  constructor(
+    private readonly bounds: LaneBounds = { known: 8, clean: 32, failing: 4 },
+    poolSize = Math.max(1, Math.floor(os.availableParallelism() / 2)),
+  ) {
+    this.pool = new PQueue({ concurrency: poolSize });
+  }
 
   /**
    * Runs `check` in the subject's lane; 'busy' when the lane's queue for
@@ -39,7 +51,13 @@ export class CheckLanes {
     const priority = PRIORITY[tier];
     const bound = this.bounds[tier];
     if (lane.sizeBy({ priority }) >= bound) return 'busy';
-    return (await lane.add(check, { priority, throwOnTimeout: true })) as T;
+    return (await lane.add(() => this.pool.add(check, { priority, throwOnTimeout: true }), { priority, throwOnTimeout: true })) as T;
+  }
+
+  /** Runs a check that only hides timing (a dummy verify) if the pool has room now; skips it otherwise. */
+  async spare(check: () => Promise<unknown>): Promise<void> {
+    if (this.pool.size > 0 || this.pool.pending >= this.pool.concurrency) return;
+    await this.pool.add(check, { priority: -1 });
   }
 
   /** Lanes with work in them (for tests and metrics). */

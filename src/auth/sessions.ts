@@ -6,14 +6,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import argon2 from 'argon2';
 import type { Repositories } from '../db/repositories.js';
 import type { User } from '../core/types.js';
-import type { SecretCheckPolicy } from './api-keys.js';
+import { DIRECT_CHECKS, type SecretCheckPolicy } from './api-keys.js';
 
 export type SignInResult =
   | { ok: true; token: string; user: User }
   | { ok: false; why: 'unknown-id'; userId?: undefined }
   | { ok: false; why: 'wrong-secret' | 'busy'; userId: number };
-
-const DIRECT: SecretCheckPolicy = { checkUnknownIds: true, runCheck: (_id, check) => check() };
 
 export const SESSION_COOKIE = 'channeld_session';
 export const SESSION_TTL_MS = 14 * 86_400_000;
@@ -42,15 +40,14 @@ export class SessionManager {
    * (with the user id when the login exists). The policy works as for API
    * keys (auth/api-keys.ts SecretCheckPolicy), keyed by the user's id.
    */
-  async signIn(login: string, password: string, policy: SecretCheckPolicy = DIRECT): Promise<SignInResult> {
+  async signIn(login: string, password: string, policy: SecretCheckPolicy = DIRECT_CHECKS): Promise<SignInResult> {
     const user = await this.repos.users.byLogin(login);
     const hash = user ? await this.repos.users.passwordHash(user.id) : null;
     if (!user || !hash) {
       // Unknown logins (or users without a password) still pay one verify.
-      if (policy.checkUnknownIds) {
-        this.dummyHash ??= argon2.hash(randomBytes(16).toString('hex'), { type: argon2.argon2id });
-        await argon2.verify(await this.dummyHash, password).catch(() => false);
-      }
+      this.dummyHash ??= argon2.hash(randomBytes(16).toString('hex'), { type: argon2.argon2id });
+      const dummy = this.dummyHash;
+      await policy.runDummy(async () => argon2.verify(await dummy, password).catch(() => false));
       return { ok: false, why: 'unknown-id' };
     }
     const verdict = await policy.runCheck(String(user.id), () => argon2.verify(hash, password).catch(() => false));

@@ -13,7 +13,7 @@ const gate = () => {
 
 describe('CheckLanes', () => {
   it('runs one check per subject at a time, known callers before clean ones before failing ones', async () => {
-    const lanes = new CheckLanes({ known: 2, clean: 2, failing: 2 });
+    const lanes = new CheckLanes({ known: 2, clean: 2, failing: 2 }, 2);
     const order: string[] = [];
     const first = gate();
     let running = 0;
@@ -44,7 +44,7 @@ describe('CheckLanes', () => {
   });
 
   it('answers busy once a tier has its bound waiting, without queueing', async () => {
-    const lanes = new CheckLanes({ known: 1, clean: 1, failing: 0 });
+    const lanes = new CheckLanes({ known: 1, clean: 1, failing: 0 }, 2);
     const hold = gate();
     const running = lanes.run('user:7', 'clean', () => hold.opened.then(() => 'ran'));
     const waiting = lanes.run('user:7', 'clean', async () => 'waited');
@@ -53,5 +53,23 @@ describe('CheckLanes', () => {
     const known = lanes.run('user:7', 'known', async () => 'known');
     hold.open();
     assert.deepEqual(await Promise.all([running, waiting, known]), ['ran', 'waited', 'known']);
+  });
+
+  it('shares one pool across subjects; dummy checks run only when the pool is idle', async () => {
+    const lanes = new CheckLanes(undefined, 1);
+    const hold = gate();
+    const order: string[] = [];
+    const a = lanes.run('key:a', 'clean', () => hold.opened.then(() => order.push('a')));
+    const b = lanes.run('key:b', 'known', async () => order.push('b'));
+    let dummyRan = false;
+    await lanes.spare(async () => { dummyRan = true; });
+    assert.equal(dummyRan, false, 'skipped while the pool is busy');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(order, [], 'the other subject waits for the pool');
+    hold.open();
+    await Promise.all([a, b]);
+    assert.deepEqual(order, ['a', 'b']);
+    await lanes.spare(async () => { dummyRan = true; });
+    assert.equal(dummyRan, true, 'run when the pool is idle');
   });
 });
