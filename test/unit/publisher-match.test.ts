@@ -8,7 +8,7 @@ import { githubClaims, gitlabClaims } from '../helpers/oidc.js';
 
 const publisher = (p: Partial<OidcPublisher>): OidcPublisher => ({
   id: 'p', channelId: 1, provider: 'github', owner: 'acme', project: 'widgets', workflow: 'release.yml', environment: '',
-  accessMode: 'READ_WRITE', createdBy: null, createdAt: 0, updatedAt: 0, ...p,
+  accessMode: 'READ_WRITE', ownerId: null, projectId: null, createdBy: null, createdAt: 0, updatedAt: 0, ...p,
 });
 const GH = 'https://token.actions.githubusercontent.com';
 const GL = 'https://gitlab.com';
