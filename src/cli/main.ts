@@ -6,7 +6,9 @@ import pino from 'pino';
 import type { FastifyBaseLogger } from 'fastify';
 import { loadConfig, type Config } from '../config.js';
 import { createCore, type Core } from '../core/core.js';
+import { ID_CLAIMS } from '../core/publisher-match.js';
 import { findInvalidRecords } from '../core/stored-metadata.js';
+import type { AccessMode, OidcPublisher, Principal } from '../core/types.js';
 import { isAppError } from '../errors.js';
 import { formatSummary, migrateStorage, MigrateError } from './migrate-storage.js';
 import { serve } from './serve.js';
@@ -18,6 +20,11 @@ const USAGE = `usage:
   channeld key create --user LOGIN --name NAME [--expires-days N] [--data DIR]
   channeld key revoke --user LOGIN --name NAME [--data DIR]
   channeld channel create NAME --owner LOGIN [--private] [--data DIR]
+  channeld publisher add CHANNEL --user LOGIN --github OWNER/REPO --workflow FILE
+           [--repository-owner-id ID] [--repository-id ID] [--environment ENV] [--access-mode MODE] [--data DIR]
+  channeld publisher add CHANNEL --user LOGIN --gitlab NAMESPACE/PROJECT --workflow PATH
+           [--namespace-id ID] [--project-id ID] [--environment ENV] [--access-mode MODE] [--data DIR]
+  channeld publisher list CHANNEL [--data DIR]
   channeld reindex CHANNEL [SUBDIR] [--data DIR]
   channeld audit [--limit N] [--channel NAME] [--data DIR]
   channeld check [--data DIR]
@@ -39,6 +46,15 @@ const OPTIONS = {
   description: { type: 'string' },
   limit: { type: 'string' },
   channel: { type: 'string' },
+  github: { type: 'string' },
+  gitlab: { type: 'string' },
+  workflow: { type: 'string' },
+  environment: { type: 'string' },
+  'access-mode': { type: 'string' },
+  'repository-owner-id': { type: 'string' },
+  'repository-id': { type: 'string' },
+  'namespace-id': { type: 'string' },
+  'project-id': { type: 'string' },
   'to-database': { type: 'string' },
   'to-storage': { type: 'string' },
   resume: { type: 'boolean' },
@@ -61,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const [command, sub, ...rest] = positionals;
-  const known = ['serve', 'reindex', 'audit', 'check', 'user create', 'user set-password', 'key create', 'key revoke', 'channel create', 'migrate-storage'];
+  const known = ['serve', 'reindex', 'audit', 'check', 'user create', 'user set-password', 'key create', 'key revoke', 'channel create', 'publisher add', 'publisher list', 'migrate-storage'];
   if (!known.includes(command!) && !known.includes(`${command} ${sub}`)) {
     // Checked before anything opens the data folder: a typo creates nothing.
     process.stderr.write(`channeld: unknown command: ${[command, sub].filter(Boolean).join(' ')}\n${USAGE}\n`);
@@ -149,6 +165,40 @@ async function run(core: Core, _config: Config, command: string, sub: string | u
       process.stdout.write(`created ${channel.isPublic ? 'public' : 'private'} channel ${channel.name} owned by ${owner.login}\n`);
       return;
     }
+    case 'publisher add': {
+      const channelName = rest[0];
+      if (!channelName) throw new UsageError('publisher add needs a CHANNEL');
+      const github = values.github;
+      const gitlab = values.gitlab;
+      if ((typeof github === 'string') === (typeof gitlab === 'string')) throw new UsageError('publisher add needs one of --github OWNER/REPO or --gitlab NAMESPACE/PROJECT');
+      const provider = typeof github === 'string' ? 'github' : 'gitlab';
+      const path = (github ?? gitlab) as string;
+      const slash = path.lastIndexOf('/');
+      if (slash <= 0 || slash === path.length - 1) throw new UsageError(`--${provider} is ${provider === 'github' ? 'OWNER/REPO' : 'NAMESPACE/PROJECT'}, not ${JSON.stringify(path)}`);
+      // Each CI's own claim names, so they read as in its token documentation.
+      const idFlags = provider === 'github' ? ['repository-owner-id', 'repository-id'] : ['namespace-id', 'project-id'];
+      const wrong = (provider === 'github' ? ['namespace-id', 'project-id'] : ['repository-owner-id', 'repository-id']).find((f) => values[f] !== undefined);
+      if (wrong) throw new UsageError(`--${wrong} is for ${provider === 'github' ? '--gitlab' : '--github'} publishers`);
+      const flag = (name: string): string | null => (typeof values[name] === 'string' ? (values[name] as string) : null);
+      const user = await core.users.byLogin(need('user'));
+      const principal: Principal = { kind: 'user', user, roles: await core.repos.channels.rolesOfUser(user.id), key: null };
+      const p = await core.publishers.add(principal, channelName, {
+        provider, owner: path.slice(0, slash), project: path.slice(slash + 1), workflow: need('workflow'),
+        environment: flag('environment'), accessMode: flag('access-mode') as AccessMode | null,
+        ownerId: flag(idFlags[0]!), projectId: flag(idFlags[1]!),
+      });
+      process.stdout.write(`${JSON.stringify(publisherLine(p))}\n`);
+      return;
+    }
+    case 'publisher list': {
+      const channelName = rest[0];
+      if (!channelName) throw new UsageError('publisher list needs a CHANNEL');
+      const channel = await core.channels.byName(channelName);
+      if (!channel) throw new UsageError(`channel '${channelName}' not found`);
+      // One JSON object per line, oldest first; ids null until pinned.
+      for (const p of await core.repos.oidc.publishers(channel.id)) process.stdout.write(`${JSON.stringify(publisherLine(p))}\n`);
+      return;
+    }
     case 'reindex': {
       const channelName = sub;
       if (!channelName) throw new UsageError('reindex needs a CHANNEL');
@@ -183,6 +233,16 @@ async function run(core: Core, _config: Config, command: string, sub: string | u
     default:
       throw new UsageError(`unknown command: ${[command, sub].filter(Boolean).join(' ')}`);
   }
+}
+
+/** A publisher as the CLI prints it, with its ids under the claim names of its CI. */
+function publisherLine(p: OidcPublisher): Record<string, unknown> {
+  const ids = ID_CLAIMS[p.provider];
+  return {
+    id: p.id, provider: p.provider, owner: p.owner, project: p.project, workflow: p.workflow, environment: p.environment,
+    accessMode: p.accessMode, [ids.owner]: p.ownerId, [ids.project]: p.projectId,
+    createdAt: new Date(p.createdAt).toISOString(), updatedAt: new Date(p.updatedAt).toISOString(),
+  };
 }
 
 /**

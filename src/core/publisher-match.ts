@@ -18,6 +18,62 @@ const q = (v: string | null) => (v === null ? '(none)' : JSON.stringify(v));
 /** The claim naming the account a publisher is looked up by (repository owner, GitLab namespace). */
 export const OWNER_CLAIM: Record<OidcProvider, string> = { github: 'repository_owner', gitlab: 'namespace_path' };
 
+/**
+ * The claims holding the CI's immutable ids of that account and of the
+ * project. Names can be given up (an organisation renamed or deleted) and
+ * registered again by someone else; these ids cannot, so a publisher pinned
+ * to them trusts only the account and project it was set up for.
+ */
+export const ID_CLAIMS: Record<OidcProvider, { owner: string; project: string }> = {
+  github: { owner: 'repository_owner_id', project: 'repository_id' },
+  gitlab: { owner: 'namespace_id', project: 'project_id' },
+};
+
+/** What an id must look like, given to a publisher or carried in a token: a decimal number, no leading zero. */
+export const PINNED_ID_RE = /^[1-9][0-9]{0,19}$/;
+
+export interface TokenIds {
+  ownerId: string;
+  projectId: string;
+}
+
+/** The token's ids (GitHub and GitLab always send them, as decimal strings), or why it has none usable. */
+export function tokenIds(provider: OidcProvider, claims: JWTPayload): TokenIds | { refusal: string } {
+  const names = ID_CLAIMS[provider];
+  const read = (name: string): string | null => {
+    const v = claims[name];
+    const text = typeof v === 'number' && Number.isSafeInteger(v) ? String(v) : v;
+    return typeof text === 'string' && PINNED_ID_RE.test(text) ? text : null;
+  };
+  const ownerId = read(names.owner);
+  const projectId = read(names.project);
+  const bad = [ownerId === null ? names.owner : null, projectId === null ? names.project : null].filter((n) => n !== null);
+  if (bad.length > 0) return { refusal: `the token has no usable ${bad.map((n) => `"${n}"`).join(' or ')} claim (a decimal id)` };
+  return { ownerId: ownerId!, projectId: projectId! };
+}
+
+/**
+ * Null when the publisher's pinned ids (those set) are the token's;
+ * otherwise which claims differ. The refusal names the claims only: the
+ * pinned values are not told to whoever presents the token.
+ */
+export function idMismatch(publisher: OidcPublisher, ids: TokenIds): { refusal: string; claims: string[] } | null {
+  const names = ID_CLAIMS[publisher.provider];
+  const differ = [
+    publisher.ownerId !== null && publisher.ownerId !== ids.ownerId ? names.owner : null,
+    publisher.projectId !== null && publisher.projectId !== ids.projectId ? names.project : null,
+  ].filter((n) => n !== null);
+  if (differ.length === 0) return null;
+  const what = publisher.provider === 'github' ? 'repository' : 'project';
+  return {
+    refusal: `${differ.join(' and ')} ${differ.length > 1 ? 'differ' : 'differs'} from the ${what} this publisher was set up for (renamed, or deleted and registered again?)`,
+    claims: differ,
+  };
+}
+
+/** Whether a publisher still has an id to record from its first matching token. */
+export const needsPinning = (p: OidcPublisher): boolean => p.ownerId === null || p.projectId === null;
+
 /** Null when the token matches the publisher; otherwise what did not match, for the CI's log. */
 export function mismatch(publisher: OidcPublisher, claims: JWTPayload): string | null {
   const problems = publisher.provider === 'github' ? githubMismatch(publisher, claims) : gitlabMismatch(publisher, claims);
@@ -56,11 +112,11 @@ function gitlabMismatch(p: OidcPublisher, claims: JWTPayload): string | null {
 
 const KEPT_CLAIMS: Record<OidcProvider, readonly string[]> = {
   github: [
-    'repository', 'repository_id', 'repository_owner', 'workflow_ref', 'job_workflow_ref', 'run_id', 'run_attempt',
+    'repository', 'repository_id', 'repository_owner', 'repository_owner_id', 'workflow_ref', 'job_workflow_ref', 'run_id', 'run_attempt',
     'ref', 'sha', 'environment', 'actor', 'event_name',
   ],
   gitlab: [
-    'namespace_path', 'project_path', 'project_id', 'ci_config_ref_uri', 'pipeline_id', 'job_id', 'ref', 'ref_type',
+    'namespace_path', 'namespace_id', 'project_path', 'project_id', 'ci_config_ref_uri', 'pipeline_id', 'job_id', 'ref', 'ref_type',
     'sha', 'environment', 'user_login',
   ],
 };

@@ -11,8 +11,10 @@ import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import type { AuditLog } from './audit.js';
 import type { ChannelService } from './channels.js';
-import { describeToken, keptClaims, mismatch, OWNER_CLAIM } from './publisher-match.js';
-import type { AccessMode, Channel, OidcProvider, OidcPublisher, Principal } from './types.js';
+import {
+  describeToken, ID_CLAIMS, idMismatch, keptClaims, mismatch, needsPinning, OWNER_CLAIM, PINNED_ID_RE, tokenIds,
+} from './publisher-match.js';
+import type { AccessMode, Channel, OidcProvider, OidcPublisher, Principal, PublisherClaims } from './types.js';
 
 export interface PublisherSpec {
   provider: OidcProvider;
@@ -24,6 +26,13 @@ export interface PublisherSpec {
   workflow: string;
   environment?: string | null;
   accessMode?: AccessMode | null;
+  /**
+   * The CI's immutable ids of the owner and the project (GitHub
+   * repository_owner_id / repository_id, GitLab namespace_id / project_id).
+   * Those left out are recorded from the first token that matches by name.
+   */
+  ownerId?: string | null;
+  projectId?: string | null;
 }
 
 const PUBLISHER_MODES: readonly AccessMode[] = ['READ', 'READ_WRITE', 'READ_WRITE_DELETE'];
@@ -72,9 +81,16 @@ export class PublisherService {
     if (!PUBLISHER_MODES.includes(accessMode)) {
       throw new Errors.BAD_REQUEST(`a publisher's access mode is one of ${PUBLISHER_MODES.join(', ')} (ALL is for unscoped user keys)`);
     }
+    const ids = { ownerId: spec.ownerId ?? null, projectId: spec.projectId ?? null };
+    for (const [field, claim] of [['ownerId', ID_CLAIMS[spec.provider].owner], ['projectId', ID_CLAIMS[spec.provider].project]] as const) {
+      const v = ids[field];
+      if (v !== null && (typeof v !== 'string' || !PINNED_ID_RE.test(v))) {
+        throw new Errors.BAD_REQUEST(`${claim} is the decimal id ${spec.provider === 'github' ? 'GitHub' : 'GitLab'} puts in its tokens (1 to 20 digits, no leading zero), not ${JSON.stringify(String(v).slice(0, 40))}`);
+      }
+    }
     const publisher = await this.repos.oidc.addPublisher({
       id: randomUUID(), channelId: channel.id, provider: spec.provider, owner: spec.owner, project: spec.project,
-      workflow: spec.workflow, environment, accessMode, createdBy: principal.kind === 'user' ? principal.user.id : null,
+      workflow: spec.workflow, environment, accessMode, ...ids, createdBy: principal.kind === 'user' ? principal.user.id : null,
     });
     if (!publisher) throw new Errors.CONFLICT(`channel '${channel.name}' already has this publisher`);
     await this.audit.record(principal, 'publisher.added', { channel: channel.name, target: publisher.id, details: describe(publisher) });
@@ -111,6 +127,25 @@ export class PublisherService {
     return requestHostname.toLowerCase();
   }
 
+  /**
+   * The publisher with the token's ids recorded where it had none yet (the
+   * first token that matches it by name; the audit log keeps that token's
+   * claims). Null when it was deleted meanwhile.
+   */
+  private async pinned(p: OidcPublisher, ids: { ownerId: string; projectId: string }, claims: PublisherClaims): Promise<OidcPublisher | null> {
+    if (!needsPinning(p)) return p;
+    const outcome = await this.repos.oidc.pinPublisherIds(p.id, ids, Date.now());
+    if (!outcome) return null;
+    if (outcome.changed) {
+      const channel = await this.repos.channels.byId(outcome.publisher.channelId);
+      const actor: Principal = { kind: 'publisher', grants: [{ publisherId: p.id, channelId: p.channelId, accessMode: p.accessMode }], claims };
+      await this.audit.record(actor, 'publisher.ids-pinned', {
+        channel: channel?.name ?? null, target: p.id, details: describe(outcome.publisher),
+      });
+    }
+    return outcome.publisher;
+  }
+
   /** Exchanges a CI identity token for a channeld token (the client flow of prefix-api.md §1.4). */
   async mint(jwt: string, audience: string): Promise<MintResult> {
     const verified = await this.verifier.verify(jwt, audience);
@@ -121,9 +156,37 @@ export class PublisherService {
       throw new Errors.OIDC_TOKEN_INVALID(`the token has no "${OWNER_CLAIM[provider]}" claim: ${verified.issuer.url} is configured as a ${provider} issuer`);
     }
     const candidates = await this.repos.oidc.publishersOfOwner(provider, owner);
-    const matched = candidates.filter((p) => mismatch(p, claims) === null);
+    const kept = keptClaims(provider, claims);
+    const matched: OidcPublisher[] = [];
+    const refusals: string[] = [];
+    const ids = tokenIds(provider, claims);
+    for (const candidate of candidates) {
+      const byName = mismatch(candidate, claims);
+      if (byName !== null) {
+        refusals.push(byName);
+        continue;
+      }
+      if ('refusal' in ids) {
+        refusals.push(ids.refusal);
+        continue;
+      }
+      const p = await this.pinned(candidate, ids, kept);
+      if (!p) {
+        refusals.push('the matching publisher was deleted just now');
+        continue;
+      }
+      const byId = idMismatch(p, ids);
+      if (byId !== null) {
+        // Someone now holds the name this publisher trusts: worth an operator's attention. No token contents here.
+        this.opts.log.warn({ publisher: p.id, channelId: p.channelId, provider, differ: byId.claims },
+          'trusted publishing: a token matches a publisher by name but its ids differ from those pinned; refused');
+        refusals.push(byId.refusal);
+        continue;
+      }
+      matched.push(p);
+    }
     if (matched.length === 0) {
-      const reasons = [...new Set(candidates.map((p) => mismatch(p, claims)!))].slice(0, 3);
+      const reasons = [...new Set(refusals)].slice(0, 3);
       throw new Errors.NO_MATCHING_PUBLISHER(reasons.length
         ? `no trusted publisher matches this token: ${reasons.join('; ')}`
         : `no trusted publisher is configured for ${JSON.stringify(owner)} (the token is from ${describeToken(provider, claims)})`);
@@ -131,7 +194,6 @@ export class PublisherService {
     const { token, tokenHash } = newPublisherToken();
     const now = Date.now();
     const expiresAt = now + PUBLISHER_TOKEN_TTL_MS;
-    const kept = keptClaims(provider, claims);
     const grants = matched.map((p) => ({ publisherId: p.id, channelId: p.channelId, accessMode: p.accessMode }));
     const outcome = await this.repos.oidc.mintToken({
       tokenHash, grants, claims: kept, expiresAt,
@@ -152,6 +214,9 @@ export class PublisherService {
   }
 }
 
-function describe(p: OidcPublisher): Record<string, string> {
-  return { provider: p.provider, owner: p.owner, project: p.project, workflow: p.workflow, environment: p.environment, accessMode: p.accessMode };
+function describe(p: OidcPublisher): Record<string, string | null> {
+  return {
+    provider: p.provider, owner: p.owner, project: p.project, workflow: p.workflow, environment: p.environment, accessMode: p.accessMode,
+    ownerId: p.ownerId, projectId: p.projectId,
+  };
 }

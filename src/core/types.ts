@@ -136,6 +136,11 @@ export type OidcProvider = 'github' | 'gitlab';
  * one channel. GitHub: owner/project = repository owner/name, workflow =
  * the workflow file name. GitLab: owner/project = namespace/project,
  * workflow = the CI config file path. environment '' = any.
+ *
+ * ownerId / projectId are the CI's immutable ids of that account and
+ * project (GitHub repository_owner_id / repository_id, GitLab namespace_id /
+ * project_id), as decimal strings: given when the publisher is added, or
+ * pinned from the first token that matches it by name; null until then.
  */
 export interface OidcPublisher {
   id: string;
@@ -146,6 +151,8 @@ export interface OidcPublisher {
   workflow: string;
   environment: string;
   accessMode: AccessMode;
+  ownerId: string | null;
+  projectId: string | null;
   createdBy: number | null;
   createdAt: number;
   updatedAt: number;
@@ -237,7 +244,7 @@ export type AuditAction =
   | 'package.uploaded' | 'package.deleted' | 'package.yanked' | 'package.unyanked'
   | 'channel.created' | 'channel.deleted' | 'channel.visibility' | 'channel.updated'
   | 'member.added' | 'member.removed'
-  | 'publisher.added' | 'publisher.deleted' | 'publisher.token-minted';
+  | 'publisher.added' | 'publisher.deleted' | 'publisher.ids-pinned' | 'publisher.token-minted';
 
 export interface AuditEvent {
   id: number;

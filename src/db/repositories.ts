@@ -303,6 +303,15 @@ export interface OidcRepository {
   /** Deletes it and every token minted through it; returns it, or null if the channel has no such publisher. */
   deletePublisher(channelId: number, id: string): Promise<OidcPublisher | null>;
   /**
+   * Records a token's ids on a publisher, in one conditional UPDATE: each id
+   * column is set only where it is still NULL, and only when every column
+   * already set holds the token's value, so two racing first tokens cannot
+   * pin different ids. Returns the publisher as it is afterwards (pinned by
+   * this token or by an earlier one) and whether this call changed it, or
+   * null when it was deleted.
+   */
+  pinPublisherIds(id: string, ids: { ownerId: string; projectId: string }, now: number): Promise<{ publisher: OidcPublisher; changed: boolean } | null>;
+  /**
    * In one transaction: records the jti (a replay changes nothing and
    * answers 'replayed'), stores the token with its grants, and forgets
    * expired tokens and jtis. 'publisher-gone' when a granting publisher was

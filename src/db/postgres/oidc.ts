@@ -12,10 +12,10 @@ export class PgOidcRepository implements OidcRepository {
   async addPublisher(p: NewOidcPublisher): Promise<OidcPublisher | null> {
     const now = Date.now();
     const r = await row<PublisherRow>(this.pool,
-      `INSERT INTO oidc_publishers (id, channel_id, provider, owner, project, workflow, environment, access_mode, created_by, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+      `INSERT INTO oidc_publishers (id, channel_id, provider, owner, project, workflow, environment, access_mode, owner_id, project_id, created_by, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
        ON CONFLICT (channel_id, provider, owner, project, workflow, environment) DO NOTHING RETURNING *`,
-      [p.id, p.channelId, p.provider, p.owner, p.project, p.workflow, p.environment, p.accessMode, p.createdBy, now]);
+      [p.id, p.channelId, p.provider, p.owner, p.project, p.workflow, p.environment, p.accessMode, p.ownerId, p.projectId, p.createdBy, now]);
     return r ? toPublisher(r) : null;
   }
 
@@ -32,6 +32,17 @@ export class PgOidcRepository implements OidcRepository {
     // Tokens go with their publisher (ON DELETE CASCADE).
     const r = await row<PublisherRow>(this.pool, 'DELETE FROM oidc_publishers WHERE channel_id = $1 AND id = $2 RETURNING *', [channelId, id]);
     return r ? toPublisher(r) : null;
+  }
+
+  async pinPublisherIds(id: string, ids: { ownerId: string; projectId: string }, now: number): Promise<{ publisher: OidcPublisher; changed: boolean } | null> {
+    // A racing UPDATE of the same row waits for ours, then finds its WHERE false on the row we wrote.
+    const changed = (await changes(this.pool,
+      `UPDATE oidc_publishers SET owner_id = COALESCE(owner_id, $2), project_id = COALESCE(project_id, $3), updated_at = $4
+       WHERE id = $1 AND (owner_id IS NULL OR project_id IS NULL)
+         AND (owner_id IS NULL OR owner_id = $2) AND (project_id IS NULL OR project_id = $3)`,
+      [id, ids.ownerId, ids.projectId, now])) > 0;
+    const r = await row<PublisherRow>(this.pool, 'SELECT * FROM oidc_publishers WHERE id = $1', [id]);
+    return r ? { publisher: toPublisher(r), changed } : null;
   }
 
   async mintToken(t: NewPublisherToken, now: number): Promise<'minted' | 'replayed' | 'publisher-gone'> {

@@ -4,13 +4,14 @@ import type { AccessMode, OidcProvider, OidcPublisher, PublisherClaims, Publishe
 
 export interface PublisherRow {
   id: string; channel_id: number; provider: string; owner: string; project: string; workflow: string;
-  environment: string; access_mode: string; created_by: number | null; created_at: number; updated_at: number;
+  environment: string; access_mode: string; owner_id: string | null; project_id: string | null; created_by: number | null;
+  created_at: number; updated_at: number;
 }
 
 export const toPublisher = (r: PublisherRow): OidcPublisher => ({
   id: r.id, channelId: r.channel_id, provider: r.provider as OidcProvider, owner: r.owner, project: r.project,
-  workflow: r.workflow, environment: r.environment, accessMode: r.access_mode as AccessMode, createdBy: r.created_by,
-  createdAt: r.created_at, updatedAt: r.updated_at,
+  workflow: r.workflow, environment: r.environment, accessMode: r.access_mode as AccessMode, ownerId: r.owner_id,
+  projectId: r.project_id, createdBy: r.created_by, createdAt: r.created_at, updatedAt: r.updated_at,
 });
 
 export class SqliteOidcRepository implements OidcRepository {
@@ -18,13 +19,15 @@ export class SqliteOidcRepository implements OidcRepository {
   private readonly selectForChannel;
   private readonly selectForOwner;
   private readonly deletePublisherStmt;
+  private readonly pinIdsStmt;
+  private readonly selectPublisher;
   private readonly mintTx;
   private readonly selectToken;
 
   constructor(db: SqliteDb) {
     this.insertPublisher = db.prepare<[Record<string, unknown>], PublisherRow>(
-      `INSERT INTO oidc_publishers (id, channel_id, provider, owner, project, workflow, environment, access_mode, created_by, created_at, updated_at)
-       VALUES (@id, @channelId, @provider, @owner, @project, @workflow, @environment, @accessMode, @createdBy, @now, @now)
+      `INSERT INTO oidc_publishers (id, channel_id, provider, owner, project, workflow, environment, access_mode, owner_id, project_id, created_by, created_at, updated_at)
+       VALUES (@id, @channelId, @provider, @owner, @project, @workflow, @environment, @accessMode, @ownerId, @projectId, @createdBy, @now, @now)
        ON CONFLICT (channel_id, provider, owner, project, workflow, environment) DO NOTHING RETURNING *`);
     this.selectForChannel = db.prepare<[number], PublisherRow>(
       'SELECT * FROM oidc_publishers WHERE channel_id = ? ORDER BY created_at, id');
@@ -33,6 +36,11 @@ export class SqliteOidcRepository implements OidcRepository {
     // Tokens go with their publisher (ON DELETE CASCADE).
     this.deletePublisherStmt = db.prepare<[number, string], PublisherRow>(
       'DELETE FROM oidc_publishers WHERE channel_id = ? AND id = ? RETURNING *');
+    this.pinIdsStmt = db.prepare<[{ id: string; ownerId: string; projectId: string; now: number }]>(
+      `UPDATE oidc_publishers SET owner_id = COALESCE(owner_id, @ownerId), project_id = COALESCE(project_id, @projectId), updated_at = @now
+       WHERE id = @id AND (owner_id IS NULL OR project_id IS NULL)
+         AND (owner_id IS NULL OR owner_id = @ownerId) AND (project_id IS NULL OR project_id = @projectId)`);
+    this.selectPublisher = db.prepare<[string], PublisherRow>('SELECT * FROM oidc_publishers WHERE id = ?');
 
     const useJti = db.prepare<[string, string, number]>(
       'INSERT INTO oidc_used_jtis (issuer, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING');
@@ -74,6 +82,12 @@ export class SqliteOidcRepository implements OidcRepository {
   async deletePublisher(channelId: number, id: string): Promise<OidcPublisher | null> {
     const row = this.deletePublisherStmt.get(channelId, id);
     return row ? toPublisher(row) : null;
+  }
+
+  async pinPublisherIds(id: string, ids: { ownerId: string; projectId: string }, now: number): Promise<{ publisher: OidcPublisher; changed: boolean } | null> {
+    const changed = this.pinIdsStmt.run({ id, ...ids, now }).changes > 0;
+    const row = this.selectPublisher.get(id);
+    return row ? { publisher: toPublisher(row), changed } : null;
   }
 
   async mintToken(token: NewPublisherToken, now: number): Promise<'minted' | 'replayed' | 'publisher-gone'> {
