@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import { ApiKeyVerifier } from '../auth/api-keys.js';
+import { PackageReaderPool } from '../indexer/package-reader-pool.js';
 import { Authenticator } from '../auth/authenticate.js';
 import { SessionManager } from '../auth/sessions.js';
 import { OidcVerifier } from '../auth/oidc-verifier.js';
@@ -79,6 +80,8 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     owner,
   });
   const audit = new AuditLog(repos.audit);
+  // Uploads' info/ is read on threads of its own: a package slow to inflate never holds requests.
+  const packageReader = new PackageReaderPool();
   const sessions = new SessionManager(repos);
   const channels = new ChannelService(repos, store, indexer, audit);
   const oidc = new OidcVerifier(config.oidcIssuers, { jwksCooldownMs: config.oidcJwksCooldownMs });
@@ -99,7 +102,10 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     audit,
     channels,
     catalog: new CatalogService(repos.catalog),
-    packages: new PackageService(repos, store, indexer, audit, { tempDir, maxUploadBytes: config.maxUploadBytes, publicUrl: config.publicUrl, owner }),
+    packages: new PackageService(repos, store, indexer, audit, {
+      tempDir, maxUploadBytes: config.maxUploadBytes, publicUrl: config.publicUrl, owner,
+      readMetadata: (file, format, stem) => packageReader.read(file, format, stem),
+    }),
     publishers: new PublisherService(repos, channels, oidc, audit, {
       audience: config.oidcAudience, publicUrl: config.publicUrl, log: log.child({ component: 'trusted-publishing' }),
     }),
@@ -133,6 +139,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
       for (const timer of timers.splice(0)) clearInterval(timer);
       await indexer.drain();
       await fullPasses?.close();
+      await packageReader.close();
       await repos.close();
     },
   };

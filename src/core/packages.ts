@@ -59,8 +59,16 @@ export class PackageService {
     private readonly store: ObjectStore,
     private readonly indexer: IndexNotifier,
     private readonly audit: AuditLog,
-    private readonly opts: { tempDir: string; maxUploadBytes: number; publicUrl?: string | null; owner: string },
+    private readonly opts: {
+      tempDir: string; maxUploadBytes: number; publicUrl?: string | null; owner: string;
+      /** Reads a package's info/ (default: on this thread; the server passes its reader threads). */
+      readMetadata?: typeof readPackageMetadata;
+    },
   ) {}
+
+  private readMetadata(file: string, format: Parameters<typeof readPackageMetadata>[1], stem: string) {
+    return (this.opts.readMetadata ?? readPackageMetadata)(file, format, stem);
+  }
 
   async channelFor(principal: Principal, channelName: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
     validateChannelName(channelName);
@@ -112,7 +120,7 @@ export class PackageService {
       if (expected !== undefined && expected !== ingested.sha256) {
         throw new Errors.CHECKSUM_MISMATCH(`X-File-SHA256 is ${expected} but the data received hashes to ${ingested.sha256}`);
       }
-      const meta = await readPackageMetadata(ingested.path, parsed.format, parsed.stem);
+      const meta = await this.readMetadata(ingested.path, parsed.format, parsed.stem);
       checkIndexMatchesFilename(meta.indexJson, parsed);
       const subdir = subdirOf(meta.indexJson);
       const attestationJson = src.attestation === undefined ? null : checkAttestation(src.attestation, {
@@ -288,7 +296,7 @@ export class PackageService {
   private async describeStoredFile(channel: Channel, subdir: string, parsed: ReturnType<typeof parsePackageFilename>): Promise<PackageFile> {
     const read = await withLocalCopy(this.store, packageKey(channel.name, subdir, parsed.filename), this.opts.tempDir, async (file) => ({
       hashes: await hashFile(file),
-      meta: await readPackageMetadata(file, parsed.format, parsed.stem),
+      meta: await this.readMetadata(file, parsed.format, parsed.stem),
     }));
     if (read === null) throw new Errors.INVALID_PACKAGE('the file vanished from storage while it was read');
     const { hashes, meta } = read;

@@ -4,14 +4,17 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 
-export function startWorker(entry: 'channeldata-worker' | 'full-pass-worker', workerData: unknown): Worker {
+export function startWorker(
+  entry: 'channeldata-worker' | 'full-pass-worker' | 'package-reader-worker', workerData: unknown, resourceLimits?: ResourceLimits,
+): Worker {
+  const limits = resourceLimits ? { resourceLimits } : {};
   const compiled = new URL(`./${entry}.js`, import.meta.url);
-  if (fs.existsSync(fileURLToPath(compiled))) return new Worker(compiled, { workerData });
+  if (fs.existsSync(fileURLToPath(compiled))) return new Worker(compiled, { workerData, ...limits });
   const source = new URL(`./${entry}.ts`, import.meta.url);
   const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
+  return new Worker(boot, { eval: true, workerData, ...limits });
 }
 
 /** Nice value of the index threads: a full pass or channeldata.json yields the CPU to requests and shard passes. */
