@@ -22,6 +22,7 @@ import type { Readable } from 'node:stream';
 import type { Core } from '../core/core.js';
 import type { IngestedFile } from '../core/ingest.js';
 import { Errors } from '../errors.js';
+import { isStorageFault } from '../storage/faults.js';
 import { principalOf } from './principal.js';
 
 const MAX_ATTESTATION_BYTES = 1 << 20;
@@ -98,6 +99,10 @@ export async function uploadRoutes(app: FastifyInstance, opts: { core: Core }): 
       ingested = null; // accept() owns the temp file now
       request.log.info({ channel: result.channel, subdir: result.subdir, filename: result.filename, sizeBytes: result.sizeBytes, replaced: result.replaced }, 'package uploaded');
       return reply.code(200).send({ ok: true, ...result, size: result.sizeBytes });
+    } catch (err) {
+      // The error handler logs it at error level; this says what was being uploaded.
+      if (isStorageFault(err)) Object.assign(err.context, { channel: channelName, filename: filename ?? null });
+      throw err;
     } finally {
       if (ingested !== null) await core.packages.discard(ingested);
     }
