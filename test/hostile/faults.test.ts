@@ -3,8 +3,8 @@
 //     parser tripped on;
 //   - storage that cannot take an upload is the server's fault: a full disk
 //     (a real tmpfs, filled) answers 507 INSUFFICIENT_STORAGE, a read-only
-//     upload folder (a real read-only bind mount) 503 STORAGE_UNAVAILABLE,
-//     each logged at error level, never as a client that went away;
+//     upload folder (a real read-only bind mount) or an unreachable bucket
+//     503 STORAGE_UNAVAILABLE, each logged at error level, never as a client that went away;
 //   - an error that escapes everything is logged through the server's logger
 //     (keys redacted), and an uncaught exception ends the process non-zero.
 // Each refusal keeps nothing: no temp file, no row, no intent, the index as
@@ -13,14 +13,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { queryRows } from '../helpers/backends.js';
+import { queryRows, storageEnv, testStorage } from '../helpers/backends.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { makePackages, type MadePackage } from '../helpers/make-packages.js';
-import { waitFor } from '../helpers/server.js';
+import { freePort, tempDataDir, waitFor } from '../helpers/server.js';
 import { escapedError, startHostileServer, storedPackageFiles, type HostileServer } from './harness.js';
 import { assertRefused, rawRequest } from './raw-http.js';
 
@@ -119,10 +120,11 @@ function logLines(s: HostileServer, from: number): Array<Record<string, unknown>
   return s.server.output().slice(from).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-function assertLoggedStorageFault(s: HostileServer, from: number, code: string, errno: string, filename: string): void {
+async function assertLoggedStorageFault(s: HostileServer, from: number, code: string, errno: string, filename: string): Promise<void> {
+  // The child's log reaches us through a pipe, possibly after its answer.
+  const fault = await waitFor(async () => logLines(s, from).find((l) => l.code === code), 5000)
+    .catch(() => assert.fail(`no log line with code ${code}:\n${s.server.output().slice(from)}`));
   const lines = logLines(s, from);
-  const fault = lines.find((l) => l.code === code);
-  assert.ok(fault, `no log line with code ${code}:\n${s.server.output().slice(from)}`);
   assert.equal(fault.level, 50, 'a storage fault is logged at error level');
   assert.equal((fault.cause as { code?: string }).code, errno);
   assert.equal(fault.channel, CHANNEL);
@@ -270,7 +272,7 @@ describe('a full disk during an upload is 507 INSUFFICIENT_STORAGE', { skip: pro
         assertAnswer(r, 507, 'INSUFFICIENT_STORAGE');
         assert.match(JSON.parse(r.text).message, /out of storage space/);
         await assertNothingKept(s, before, [big.filename]);
-        assertLoggedStorageFault(s, from, 'INSUFFICIENT_STORAGE', 'ENOSPC', big.filename);
+        await assertLoggedStorageFault(s, from, 'INSUFFICIENT_STORAGE', 'ENOSPC', big.filename);
       } finally {
         fs.rmSync(filler, { force: true });
       }
@@ -319,11 +321,64 @@ describe('an upload folder that cannot be written is 503 STORAGE_UNAVAILABLE', (
       assertAnswer(r, 503, 'STORAGE_UNAVAILABLE');
       assert.match(JSON.parse(r.text).message, /EROFS/);
       await assertNothingKept(s, before, [conda.filename]);
-      assertLoggedStorageFault(s, from, 'STORAGE_UNAVAILABLE', 'EROFS', conda.filename);
+      await assertLoggedStorageFault(s, from, 'STORAGE_UNAVAILABLE', 'EROFS', conda.filename);
     }
     unmount(tmp);
     const r = await rawUpload(s, conda.filename, condaBytes);
     assert.equal(r.status, 200, r.text);
+    await s.assertHealthy();
+  });
+});
+
+// The bucket gone away mid-service (S3 storage only): the server reaches
+// s3rver through a TCP proxy of the test's, which is then closed, so moving
+// the package into the bucket fails with ECONNREFUSED after the SDK's retries.
+describe('a bucket that cannot be reached is 503 STORAGE_UNAVAILABLE', { skip: testStorage === 's3' ? false : 'S3 storage only (CHANNELD_TEST_STORAGE=s3)' }, () => {
+  let s: HostileServer;
+  let proxy: net.Server;
+  let port: number;
+  let upstream: URL;
+  const sockets = new Set<net.Socket>();
+  const listen = () => new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+  before(async () => {
+    const dataDir = tempDataDir('channeld-hostile-');
+    upstream = new URL((await storageEnv(dataDir)).CHANNELD_S3_ENDPOINT!);
+    proxy = net.createServer((client) => {
+      const server = net.connect(Number(upstream.port), upstream.hostname);
+      for (const socket of [client, server]) {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => {});
+      }
+      client.pipe(server).pipe(client);
+    });
+    port = await freePort();
+    await listen();
+    s = await startHostileServer({ CHANNELD_S3_ENDPOINT: `http://127.0.0.1:${port}` }, { dataDir });
+    await seedChannel(s);
+  });
+  after(async () => {
+    await s?.stop();
+    proxy.close();
+    for (const socket of sockets) socket.destroy();
+  });
+
+  it('503 with a clear body, logged at error level, nothing kept; uploads work once it is back', async () => {
+    const before = await snapshot(s);
+    await new Promise<void>((resolve) => {
+      proxy.close(() => resolve());
+      for (const socket of sockets) socket.destroy();
+    });
+    const from = s.server.output().length;
+    const r = await rawUpload(s, conda.filename, condaBytes);
+    assertAnswer(r, 503, 'STORAGE_UNAVAILABLE');
+    assert.match(JSON.parse(r.text).message, /ECONNREFUSED/);
+    await assertLoggedStorageFault(s, from, 'STORAGE_UNAVAILABLE', 'ECONNREFUSED', conda.filename);
+    await listen();
+    await assertNothingKept(s, before, [conda.filename]);
+    const again = await rawUpload(s, conda.filename, condaBytes);
+    assert.equal(again.status, 200, again.text);
+    await waitFor(async () => (await repodata(s, 'noarch')).includes(conda.filename), 10_000);
     await s.assertHealthy();
   });
 });
