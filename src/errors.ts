@@ -39,6 +39,8 @@ export const Errors = {
   INVALID_SUBDIR: define('INVALID_SUBDIR', 400, 'invalid subdir'),
   INVALID_CHANNEL_NAME: define('INVALID_CHANNEL_NAME', 400, 'invalid channel name'),
   INVALID_ATTESTATION: define('INVALID_ATTESTATION', 400, 'the attestation is not a sigstore bundle for this package and channel'),
+  // The multipart framing itself: no boundary, no closing delimiter, a body the parser cannot read.
+  INVALID_MULTIPART: define('INVALID_MULTIPART', 400, 'the multipart/form-data body is malformed'),
   // 401/403 — who you are, what you may do
   UNAUTHENTICATED: define('UNAUTHENTICATED', 401, 'a valid API key is required (Authorization: Bearer pfx_…)'),
   FORBIDDEN: define('FORBIDDEN', 403, 'you are not allowed to do this'),
@@ -61,6 +63,12 @@ export const Errors = {
   OIDC_ISSUER_UNAVAILABLE: define('OIDC_ISSUER_UNAVAILABLE', 502, "the CI identity token's issuer could not be reached"),
   // 503 — shutting down
   UNAVAILABLE: define('UNAVAILABLE', 503, 'the server is shutting down'),
+  // 503/507 — storage could not take a write (src/storage/faults.ts): our
+  // fault, not the client's, so a status clients retry. Disk full or over
+  // quota is 507; any other I/O failure (EIO, a read-only data folder, an
+  // S3 bucket answering 5xx or not at all) is 503.
+  STORAGE_UNAVAILABLE: define('STORAGE_UNAVAILABLE', 503, 'storage could not take the file; try again later'),
+  INSUFFICIENT_STORAGE: define('INSUFFICIENT_STORAGE', 507, 'the server is out of storage space; try again later'),
 } as const;
 
 export type ErrorCode = keyof typeof Errors;

@@ -1,9 +1,13 @@
 // `channeld serve`: one server per data folder (a pid file guards it), the
 // first-start admin key, and graceful shutdown on SIGTERM/SIGINT: stop
 // accepting, let in-flight uploads finish, drain the indexer, close the
-// database.
+// database. Errors that escape everything are logged through the server's
+// logger (keys redacted like every line): an uncaught exception at fatal
+// level, then the process exits non-zero; an unhandled rejection at error
+// level.
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildApp } from '../app.js';
 import type { Config } from '../config.js';
 
@@ -15,6 +19,7 @@ export async function serve(config: Config): Promise<number> {
     return 1;
   }
   const app = await buildApp(config);
+  installFaultHandlers(app.log, pidFile);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -51,6 +56,40 @@ export async function serve(config: Config): Promise<number> {
   }
   await app.listen({ host: config.host, port: config.port });
   return new Promise<number>(() => {}); // runs until a signal stops it
+}
+
+/**
+ * After an uncaught exception the process's state is unknown (a half-done
+ * write, a lock never released), so it does not go on serving: the error is
+ * logged, the log flushed, and the process exits 1 for its supervisor to
+ * restart it (start-up recovery settles what was in flight). An unhandled
+ * rejection is a bug to hear about but leaves no state behind: logged at
+ * error level, the server keeps running. Both log lines name the event
+ * (`uncaughtException`, `unhandledRejection`), which is what the hostile
+ * suite's harness looks for.
+ */
+function installFaultHandlers(log: FastifyBaseLogger, pidFile: string): void {
+  let exiting = false;
+  process.on('uncaughtException', (err, origin) => {
+    if (exiting) return;
+    exiting = true;
+    log.fatal({ err, origin }, 'uncaughtException: exiting, the process cannot be trusted after one');
+    process.exitCode = 1;
+    try {
+      fs.rmSync(pidFile, { force: true });
+    } catch {
+      // left for the next start, which recognises a dead owner's pid file
+    }
+    const exit = () => process.exit(1);
+    // A log that cannot be flushed must not keep a broken process alive.
+    setTimeout(exit, 2000).unref();
+    const flush = (log as { flush?: (cb?: (err?: Error) => void) => void }).flush;
+    if (typeof flush === 'function') flush.call(log, exit);
+    else exit();
+  });
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason }, 'unhandledRejection: a promise failed and nothing handled it');
+  });
 }
 
 function claimPidFile(file: string): boolean {

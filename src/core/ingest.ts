@@ -6,9 +6,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { finished, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Errors } from '../errors.js';
+import { Errors, isAppError } from '../errors.js';
+import { storageFault, storageOp } from '../storage/faults.js';
 
 export interface IngestedFile {
   path: string;
@@ -18,7 +19,7 @@ export interface IngestedFile {
 }
 
 export async function ingestToTemp(body: Readable, tempDir: string, maxBytes: number): Promise<IngestedFile> {
-  await fsp.mkdir(tempDir, { recursive: true });
+  await storageOp('creating the upload folder', () => fsp.mkdir(tempDir, { recursive: true }));
   const file = path.join(tempDir, `upload-${randomBytes(12).toString('hex')}`);
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
@@ -36,16 +37,39 @@ export async function ingestToTemp(body: Readable, tempDir: string, maxBytes: nu
     },
   });
   const out = fs.createWriteStream(file, { flags: 'wx' });
+  // The body is piped into the meter, not part of the pipeline: a failing
+  // write (disk full) must stop reading without destroying the request, whose
+  // client is still there to be told. And where an error came from decides
+  // what it is: the body's own error (a client that hung up) stays as it is,
+  // one of the write side is a storage fault.
+  let bodyError: unknown = null;
+  const stopWatchingBody = finished(body, (err) => {
+    if (!err) return;
+    bodyError = err;
+    meter.destroy(err);
+  });
+  body.pipe(meter);
   try {
-    await pipeline(body, meter, out);
-    const handle = await fsp.open(file, 'r+');
     try {
-      await handle.sync();
+      await pipeline(meter, out);
+    } catch (err) {
+      if (err === bodyError || isAppError(err)) throw err;
+      throw storageFault(err, 'writing the upload to its temp file') ?? err;
     } finally {
-      await handle.close();
+      stopWatchingBody();
+      body.unpipe(meter);
     }
+    await storageOp('syncing the upload to disk', async () => {
+      const handle = await fsp.open(file, 'r+');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    });
   } catch (err) {
-    await fsp.rm(file, { force: true });
+    // Never masks why: a temp file that cannot be removed now is swept at start-up.
+    await fsp.rm(file, { force: true }).catch(() => {});
     throw err;
   }
   return { path: file, sizeBytes, sha256: sha256.digest('hex'), md5: md5.digest('hex') };

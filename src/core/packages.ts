@@ -19,6 +19,7 @@ import { postInstallFlags } from '../indexer/channeldata.js';
 import { buildRecord, canonicalJson } from '../indexer/repodata.js';
 import { storedRecordProblem } from './stored-metadata.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { storageOp } from '../storage/faults.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
 import { checkAttestation } from './attestations.js';
 import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateChannelName, validateSubdir } from './conda-names.js';
@@ -157,9 +158,11 @@ export class PackageService {
       reserved = { subdir };
       // The bundles describe these bytes: a replacement without any must not inherit the old ones.
       const sigsKey = attestationKey(channel.name, subdir, parsed.filename);
-      if (attestationJson !== null) await this.store.putStream(sigsKey, [attestationJson]);
-      else if (existing !== null) await this.store.delete(sigsKey);
-      await this.store.putFile(packageKey(channel.name, subdir, parsed.filename), ingested.path);
+      // Storage failures here are faults of ours (503/507), not the client's.
+      if (attestationJson !== null) await storageOp('storing the attestation', () => this.store.putStream(sigsKey, [attestationJson]));
+      else if (existing !== null) await storageOp('removing the replaced attestation', () => this.store.delete(sigsKey));
+      const stored = ingested.path;
+      await storageOp('moving the package into storage', () => this.store.putFile(packageKey(channel.name, subdir, parsed.filename), stored));
       ingested = null;
       await this.repos.packages.commitUpload(channel.id, subdir, parsed.filename);
       reserved = null;

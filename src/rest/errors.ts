@@ -3,6 +3,7 @@
 // 5xx details are logged, never sent.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError } from '../errors.js';
+import { faultLogFields, isStorageFault } from '../storage/faults.js';
 import { slowBodies } from './body-deadlines.js';
 
 // Fastify and plugin errors that are the client's fault, mapped to our codes.
@@ -30,6 +31,8 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       status = err.statusCode;
       code = err.code;
       message = err.message;
+      // Disk full, EIO, the bucket down: our fault, for an operator to see.
+      if (isStorageFault(err)) request.log.error(faultLogFields(err), `storage failure: ${err.message}`);
     } else if (err.validation || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
       status = err.statusCode ?? 400;
       code = FASTIFY_CODES[err.code] ?? (status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST');
