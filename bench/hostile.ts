@@ -20,7 +20,7 @@ import {
   benchTempDir, ensureBuilt, log, MiB, parseBenchArgs, PeakRss, percentile, procMemory, printResultJson, printTable, round, runBench,
 } from './lib/common.js';
 import { ATTACKS } from './lib/attacks.js';
-import { buildUploadBombs, type Bomb } from './lib/upload-bombs.js';
+import { buildUploadBombs, type Bomb } from '../test/helpers/upload-bombs.js';
 import { request, spawnBenchServer, uploadRaw } from './lib/http.js';
 
 const args = parseBenchArgs();

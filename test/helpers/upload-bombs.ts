@@ -1,4 +1,4 @@
-// The upload-bomb class of bench/hostile.ts: small package files that would
+// Upload bombs (test/hostile/upload-bombs, bench/hostile's upload-bombs class): small package files that would
 // cost the server far more than their size if it believed them. Built once
 // per run into a folder (the attacker process reads them from there):
 // - a .conda whose info archive's second zstd frame declares a ~1.9 GiB window;
@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pack } from 'tar-stream';
 import { compress } from 'zstd-napi';
-import { makePackages } from '../../test/helpers/make-packages.js';
+import { makePackages } from './make-packages.js';
 
 const MiB = 1024 * 1024;
 
