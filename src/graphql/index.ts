@@ -1,7 +1,7 @@
 // GraphQL at /api/graphql (POST, and GET for queries), on mercurius.
 // GraphiQL is served at /graphiql when CHANNELD_GRAPHIQL is on.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, validate, type DocumentNode } from 'graphql';
 import mercurius from 'mercurius';
 import type { Core } from '../core/core.js';
 import { authenticate } from '../rest/principal.js';
@@ -20,6 +20,21 @@ import { typeResolvers } from './types.js';
 export const GRAPHQL_BODY_LIMIT_BYTES = 256 * 1024;
 /** GET query strings: documents larger than this are POSTed. */
 export const GRAPHQL_GET_QUERY_LIMIT_BYTES = 8 * 1024;
+
+/** The request's variables when they can be read here (mercurius reports the rest); null otherwise. */
+function queryVariables(request: FastifyRequest): Record<string, unknown> | null {
+  const from = (request.method === 'GET' ? request.query : request.body) as { variables?: unknown } | null | undefined;
+  let variables = from?.variables;
+  if (variables === undefined || variables === null) return {};
+  if (typeof variables === 'string') {
+    try {
+      variables = JSON.parse(variables) as unknown;
+    } catch {
+      return null;
+    }
+  }
+  return typeof variables === 'object' && variables !== null && !Array.isArray(variables) ? (variables as Record<string, unknown>) : null;
+}
 
 function querySource(request: FastifyRequest): string | null {
   const from = request.method === 'GET' ? request.query : request.body;
@@ -56,11 +71,22 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
       const message = `a GET query may be at most ${GRAPHQL_GET_QUERY_LIMIT_BYTES} bytes; POST larger documents`;
       return reply.code(413).send({ error: 'PAYLOAD_TOO_LARGE', message });
     }
+    let document: DocumentNode;
     try {
-      parseBounded(source);
+      document = parseBounded(source);
     } catch (err) {
       if (!(err instanceof GraphQLError)) throw err;
       const { statusCode, response } = formatErrors({ errors: [err] }, request.log);
+      return reply.code(statusCode).send(response);
+    }
+    // Our limits first, alone (one walk each): a document over them is
+    // refused before graphql-js runs its ~25 validation rules over it, which
+    // cost 13 ms for 64 aliased searches (mercurius runs ours again with them).
+    const variables = queryVariables(request);
+    if (variables === null) return;
+    const errors = validate(app.graphql.schema, document, [queryLimitsRule(variables), inputLimitsRule(variables)]);
+    if (errors.length > 0) {
+      const { statusCode, response } = formatErrors({ errors }, request.log);
       return reply.code(statusCode).send(response);
     }
   });
