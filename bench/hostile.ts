@@ -6,7 +6,9 @@
 // per class: the client's latency p99 and the server's own event-loop delay
 // p99 (perf_hooks histogram, from a probe preloaded into the server: bench/lib/
 // loop-delay-probe.mjs), each as attack / baseline (target ≤ 2×), and the
-// server's peak RSS during the attack (target < 300 MiB).
+// server's peak RSS during the attack (target < 300 MiB), beside its peak in
+// the phases alone (RSS is not returned between phases, so the two together
+// say what the attack added).
 //
 //   node --import tsx bench/hostile.ts [--quick]
 import { spawn } from 'node:child_process';
@@ -103,11 +105,12 @@ runBench('hostile', (args.quick ? 6 : 15) * 60_000, async () => {
   const rows: Array<Array<string | number>> = [];
   const results: Record<string, unknown> = {};
   for (const cls of CLASSES) {
-    const base = { latencies: [] as number[], loopP99: [] as number[] };
+    const base = { latencies: [] as number[], loopP99: [] as number[], peakKiB: 0 };
     const attack = { latencies: [] as number[], loopP99: [] as number[], peakKiB: 0, statuses: {} as Record<string, number>, errors: 0, sent: 0, failed: 0, died: false };
     for (let r = 0; r < ROUNDS; r++) {
       const b = await phase(null);
       base.latencies.push(...b.latencies);
+      base.peakKiB = Math.max(base.peakKiB, b.peakKiB);
       if (b.loop) base.loopP99.push(b.loop.p99Ms);
       const a = await phase(cls);
       attack.latencies.push(...a.latencies);
@@ -125,18 +128,19 @@ runBench('hostile', (args.quick ? 6 : 15) * 60_000, async () => {
     const baseLoop = Math.max(...base.loopP99);
     const attackLoop = attack.loopP99.length > 0 ? Math.max(...attack.loopP99) : NaN;
     const peakMiB = round((attack.peakKiB * 1024) / MiB, 0);
+    const basePeakMiB = round((base.peakKiB * 1024) / MiB, 0);
     const statuses = Object.entries(attack.statuses).map(([s, n]) => `${s}×${n}`).join(' ') + (attack.errors > 0 ? ` err×${attack.errors}` : '');
     const clientFailed = attack.died ? `server died; ${attack.failed} failed` : attack.failed > 0 ? `${attack.failed} failed` : '';
     log(`${cls}: client p99 ${round(baseP99, 2)} → ${round(attackP99, 2)} ms, loop p99 ${baseLoop} → ${attackLoop} ms, peak RSS ${peakMiB} MiB; attacker got ${statuses} (${attack.errors} errors)`);
-    rows.push([cls, round(baseP99, 2), round(attackP99, 2), round(attackP99 / baseP99, 2), round(attackMax, 0), baseLoop, attackLoop, round(attackLoop / baseLoop, 2), peakMiB, statuses || '-', clientFailed || '-']);
+    rows.push([cls, round(baseP99, 2), round(attackP99, 2), round(attackP99 / baseP99, 2), round(attackMax, 0), baseLoop, attackLoop, round(attackLoop / baseLoop, 2), basePeakMiB, peakMiB, statuses || '-', clientFailed || '-']);
     results[cls] = {
       clientP99Ms: { baseline: round(baseP99, 2), attack: round(attackP99, 2) }, clientMaxMsUnderAttack: round(attackMax, 1), loopDelayP99Ms: { baseline: baseLoop, attack: attackLoop },
-      peakRssMiB: peakMiB, serverDied: attack.died, clientFailures: attack.failed, attackerStatuses: attack.statuses, attackerErrors: attack.errors, attackerRequests: attack.sent,
+      peakRssMiB: { baseline: basePeakMiB, attack: peakMiB }, serverDied: attack.died, clientFailures: attack.failed, attackerStatuses: attack.statuses, attackerErrors: attack.errors, attackerRequests: attack.sent,
     };
   }
   printTable(
     `Hostile load: a well-behaved client (GET /healthz + repodata.json, one connection) alone vs beside an attacker (${ATTACK_LOOPS} loops; slow-clients: ${SLOW_SOCKETS} sockets), ${ROUNDS} × ${PHASE_MS / 1000} s each`,
-    ['attack class', 'client p99 ms alone', 'under attack', 'ratio', 'client max ms under attack', 'loop delay p99 ms alone', 'under attack', 'ratio', 'server peak RSS MiB', 'attacker got', 'well-behaved client'],
+    ['attack class', 'client p99 ms alone', 'under attack', 'ratio', 'client max ms under attack', 'loop delay p99 ms alone', 'under attack', 'ratio', 'server peak RSS MiB alone', 'under attack', 'attacker got', 'well-behaved client'],
     rows,
   );
   process.stdout.write(`server RSS when idle, before the first attack: ${idleRssMiB} MiB\n`);

@@ -55,6 +55,12 @@ const graphql = (query: string, variables?: object): AttackRequest => ({
 type Builder = (ctx: AttackContext, i: number) => AttackRequest;
 
 export const ATTACKS: Record<string, { what: string; builder: Builder }> = {
+  // Not an attack: what the same 4 loops of ordinary requests cost the client
+  // on this machine (the attacker shares its cores), to read the others by.
+  'control-load': {
+    what: 'control: well-formed GETs of /healthz and repodata.json in the same 4 loops',
+    builder: (ctx, i) => ({ method: 'GET', path: i % 2 === 0 ? '/healthz' : `/${ctx.channel}/noarch/repodata.json` }),
+  },
   'bad-urls': {
     what: 'bad percent-escapes, NULs, traversal and 8 KiB paths, with and without the /t/<key>/ prefix',
     builder: (ctx, i) => {

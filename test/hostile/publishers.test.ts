@@ -59,9 +59,11 @@ describe('hostile publisher ids against a real server process', () => {
       for (const id of ids) {
         const r = await runCli(['publisher', 'add', 'pins', '--user', 'admin', '--github', 'acme/other', '--workflow', 'release.yml', `${flag}=${id}`, '--data', s.dataDir]);
         assert.equal(r.code, 1, `${flag} ${JSON.stringify(id.slice(0, 40))}: ${r.stdout}${r.stderr.slice(0, 2000)}`);
-        assert.match(r.stderr, /is the decimal id GitHub puts in its tokens/);
-        assert.ok(r.stderr.length < 400, `a long message: ${r.stderr.length} characters`);
-        assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'a stack trace instead of a message');
+        // Node's own process warnings (the AWS SDK's on Node 20, with S3 storage) are not our message.
+        const ours = r.stderr.replace(/\(node:\d+\) [\s\S]*?\(Use `node --trace-warnings[^\n]*\n?/g, '');
+        assert.match(ours, /is the decimal id GitHub puts in its tokens/);
+        assert.ok(ours.length < 400, `a long message: ${ours.length} characters: ${ours.slice(0, 600)}`);
+        assert.doesNotMatch(ours, /at .*\.js:\d+/, 'a stack trace instead of a message');
       }
     }
     for (const id of BAD_IDS.slice(0, 2)) {
