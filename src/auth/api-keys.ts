@@ -54,7 +54,7 @@ export interface VerifiedKey {
 
 /** Why a presented key did not verify; `lookupId` when it named a stored key. */
 export type KeyRefusal =
-  | { why: 'not-a-key' | 'unknown-id' | 'busy'; lookupId?: undefined }
+  | { why: 'not-a-key' | 'unknown-id'; lookupId?: undefined }
   | { why: 'wrong-secret' | 'inactive' | 'busy'; lookupId: string };
 
 export type KeyCheck = ({ ok: true } & VerifiedKey) | ({ ok: false } & KeyRefusal);

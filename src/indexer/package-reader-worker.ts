@@ -5,6 +5,7 @@
 // megabytes per call, which on the main thread held every other request for
 // about a second. Here it holds only this thread.
 import { parentPort } from 'node:worker_threads';
+import { isAppError } from '../errors.js';
 import { readPackageMetadata, type PackageFormat, type PackageMetadata } from './package-reader.js';
 
 export interface ReadRequest { id: number; filePath: string; format: PackageFormat; stem: string }
@@ -16,8 +17,7 @@ parentPort!.on('message', (req: ReadRequest) => {
   void readPackageMetadata(req.filePath, req.format, req.stem).then(
     (meta) => parentPort!.postMessage({ id: req.id, meta } satisfies ReadReply),
     (err: unknown) => {
-      const code = typeof (err as { code?: unknown })?.code === 'string' && typeof (err as { statusCode?: unknown }).statusCode === 'number'
-        ? (err as { code: string }).code : null;
+      const code = isAppError(err) ? err.code : null;
       parentPort!.postMessage({ id: req.id, error: { code, message: err instanceof Error ? err.message : String(err) } } satisfies ReadReply);
     },
   );

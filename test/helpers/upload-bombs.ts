@@ -14,9 +14,10 @@ import { makePackages } from './make-packages.js';
 
 const MiB = 1024 * 1024;
 
-async function tarOf(members: Array<[string, Buffer]>): Promise<Buffer> {
+/** A tar of the given members (tar-stream). */
+export async function tarOf(members: Array<[string, string | Buffer]>): Promise<Buffer> {
   const p = pack();
-  for (const [name, data] of members) p.entry({ name }, data);
+  for (const [name, data] of members) p.entry({ name }, typeof data === 'string' ? Buffer.from(data) : data);
   p.finalize();
   const chunks: Buffer[] = [];
   for await (const chunk of p) chunks.push(chunk as Buffer);
@@ -39,6 +40,18 @@ with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_STORED) as z:
     z.write(sys.argv[3], 'info-' + sys.argv[4] + '.tar.zst')`, file, pkg, inf, stem]);
 }
 
+/**
+ * A zstd frame with no content size whose window descriptor asks for
+ * 2^30 + 7/8·2^30 bytes (~1.9 GiB: what a naive decoder would allocate),
+ * holding one raw block of 512 zero bytes.
+ */
+export function wideWindowFrame(): Buffer {
+  const payload = Buffer.alloc(512);
+  const blockHeader = Buffer.alloc(3);
+  blockHeader.writeUIntLE((payload.length << 3) | 1, 0, 3);
+  return Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (20 << 3) | 7]), blockHeader, payload]);
+}
+
 export interface Bomb { filename: string; file: string }
 
 export async function buildUploadBombs(dir: string): Promise<Bomb[]> {
@@ -49,11 +62,7 @@ export async function buildUploadBombs(dir: string): Promise<Bomb[]> {
 
   const wideStem = 'bomb-wide-1.0-0';
   const first = compress(await tarOf([['info/index.json', index('bomb-wide')]]));
-  const payload = Buffer.alloc(512);
-  const blockHeader = Buffer.alloc(3);
-  blockHeader.writeUIntLE((payload.length << 3) | 1, 0, 3);
-  const wide = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (20 << 3) | 7]), blockHeader, payload]);
-  writeConda(path.join(dir, `${wideStem}.conda`), wideStem, Buffer.concat([first, wide]), work);
+  writeConda(path.join(dir, `${wideStem}.conda`), wideStem, Buffer.concat([first, wideWindowFrame()]), work);
   bombs.push({ filename: `${wideStem}.conda`, file: path.join(dir, `${wideStem}.conda`) });
 
   const zerosStem = 'bomb-zeros-1.0-0';

@@ -11,10 +11,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pack } from 'tar-stream';
 import { compress } from 'zstd-napi';
 import { onlyOnFolder } from '../helpers/backends.js';
 import { makePackages, type PackageSpec } from '../helpers/make-packages.js';
+import { tarOf, wideWindowFrame } from '../helpers/upload-bombs.js';
 import { startHostileServer, storedPackageFiles, type HostileServer } from './harness.js';
 
 const CHANNEL = 'meta';
@@ -31,15 +31,6 @@ async function upload(file: string, filename = path.basename(file)): Promise<{ s
     },
   });
   return { status: r.status, body: (await r.json()) as { error?: string; message?: string } };
-}
-
-async function tarOf(members: Array<[string, string | Buffer]>): Promise<Buffer> {
-  const p = pack();
-  for (const [name, data] of members) p.entry({ name }, typeof data === 'string' ? Buffer.from(data) : data);
-  p.finalize();
-  const chunks: Buffer[] = [];
-  for await (const chunk of p) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** A .conda of stored zip entries (Python's zipfile, which writes a repeated name when told to). */
@@ -174,11 +165,8 @@ describe('hostile package metadata against a real server process', () => {
   it('refuses a second zstd frame asking for a ~2 GiB window before allocating it', async () => {
     const stem = 'wideframe-1.0-0';
     const first = compress(await tarOf([['info/index.json', index('wideframe')]]));
-    // Frame 2: no content size, window descriptor 2^30 + 7/8·2^30 (fzstd would allocate ~1.9 GiB), one raw block.
-    const payload = Buffer.alloc(512);
-    const blockHeader = Buffer.alloc(3);
-    blockHeader.writeUIntLE((payload.length << 3) | 1, 0, 3);
-    const wide = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (20 << 3) | 7]), blockHeader, payload]);
+    // Frame 2 asks for a ~1.9 GiB window (fzstd would allocate it).
+    const wide = wideWindowFrame();
     const before = serverPeakRssMiB();
     const r = await upload(await condaWithInfo(stem, Buffer.concat([first, wide])));
     assert.equal(r.status, 400, JSON.stringify(r.body));
