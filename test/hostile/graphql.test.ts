@@ -89,6 +89,27 @@ describe('hostile GraphQL against a real server process', () => {
     });
   }
 
+  // The limits are checked with the request's variables before graphql-js
+  // runs; variables of every wrong shape must never end in a 5xx or a crash.
+  it('variables of any shape (array, string, number, unparsable GET JSON) never answer 5xx', async () => {
+    const query = 'query($n: Int) { channels(limit: $n) { page { name } } }';
+    for (const variables of [[1, 2], 'not json', '{"n": 100000}', 42, true, { n: 'x' }, { n: 1e300 }, { n: { deep: [] } }]) {
+      const r = await post(s.url, { query, variables });
+      assert.ok(r.status >= 200 && r.status < 500, `variables ${JSON.stringify(variables)}: HTTP ${r.status}`);
+      await s.assertHealthy();
+    }
+    for (const raw of ['%ZZ', '{', '[1]', '{"n":100000}']) {
+      const r = await fetch(`${s.url}/api/graphql?query=${encodeURIComponent(query)}&variables=${raw}`);
+      assert.ok(r.status >= 200 && r.status < 500, `GET variables=${raw}: HTTP ${r.status}`);
+      await r.arrayBuffer();
+      await s.assertHealthy();
+    }
+    // A variable carrying the cost is refused before it runs, on GET as on POST.
+    const costly = await fetch(`${s.url}/api/graphql?query=${encodeURIComponent(query)}&variables=${encodeURIComponent('{"n":100000}')}`);
+    assert.equal(costly.status, 400, 'a limit of 100000 through a GET variable');
+    await costly.arrayBuffer();
+  });
+
   it('a POST body over the limit is 413 with our error body', async () => {
     const variables = { m: 'x'.repeat(2 << 20) };
     const a = await post(s.url, { query: '{ viewer { login } }', variables });
