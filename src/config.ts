@@ -53,6 +53,8 @@ export interface Config {
   uploadRateWindowMs: number;
   /** Failed authentications allowed per client address per minute before 429. */
   authFailuresPerMinute: number;
+  /** GraphQL requests refused (400, 413) per client address per minute before its GraphQL is 429. */
+  graphqlRefusalsPerMinute: number;
   /** Trust X-Forwarded-* from a reverse proxy (client address for rate limits, https for URLs). */
   trustProxy: boolean;
   /** Serve the GraphiQL IDE at /graphiql. */
@@ -254,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     uploadMinBytesPerWindow: intFrom(env.CHANNELD_UPLOAD_MIN_BYTES_PER_WINDOW, 'CHANNELD_UPLOAD_MIN_BYTES_PER_WINDOW', 64 * 1024, 1),
     uploadRateWindowMs: intFrom(env.CHANNELD_UPLOAD_RATE_WINDOW_MS, 'CHANNELD_UPLOAD_RATE_WINDOW_MS', 60_000, 100),
     authFailuresPerMinute: intFrom(env.CHANNELD_AUTH_FAILURES_PER_MINUTE, 'CHANNELD_AUTH_FAILURES_PER_MINUTE', 30, 1),
+    graphqlRefusalsPerMinute: intFrom(env.CHANNELD_GRAPHQL_REFUSALS_PER_MINUTE, 'CHANNELD_GRAPHQL_REFUSALS_PER_MINUTE', 120, 1),
     trustProxy: boolFrom(env.CHANNELD_TRUST_PROXY, 'CHANNELD_TRUST_PROXY', false),
     graphiql: boolFrom(env.CHANNELD_GRAPHIQL, 'CHANNELD_GRAPHIQL', false),
     publicUrl: publicUrlFrom(env.CHANNELD_PUBLIC_URL),

@@ -15,6 +15,7 @@ import { Mutation } from './mutation.js';
 import { Query } from './query.js';
 import { schema } from './schema.js';
 import { typeResolvers } from './types.js';
+import { createWindowLimit } from '../rest/window-limit.js';
 
 /** POST bodies (query, variables and all): room for 1,000 batch entries, not for a flood. */
 export const GRAPHQL_BODY_LIMIT_BYTES = 256 * 1024;
@@ -42,7 +43,26 @@ function querySource(request: FastifyRequest): string | null {
   return typeof query === 'string' ? query : null;
 }
 
+const isGraphqlRequest = (request: FastifyRequest): boolean => request.url === '/api/graphql' || request.url.startsWith('/api/graphql?');
+
 export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; graphiql: boolean }): Promise<void> {
+  // Each refused document costs a parse and a walk (0.1–1 ms, more with its
+  // body); an address that keeps sending them is answered 429 for the rest
+  // of its minute, before its body is read or parsed. Well-formed queries
+  // never count, nor do answers that are not 400/413.
+  const refusals = await createWindowLimit(app, { max: opts.core.config.graphqlRefusalsPerMinute, windowMs: 60_000 });
+  app.addHook('onRequest', async (request, reply) => {
+    if (!isGraphqlRequest(request)) return;
+    const seconds = refusals.blockedFor(`graphql:${request.ip}`);
+    if (seconds === null) return;
+    return reply.code(429).header('retry-after', String(seconds)).send({
+      error: 'TOO_MANY_REQUESTS',
+      message: `this address sent more than ${opts.core.config.graphqlRefusalsPerMinute} GraphQL requests a minute that were refused; retry in ${seconds} s`,
+    });
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (isGraphqlRequest(request) && (reply.statusCode === 400 || reply.statusCode === 413)) await refusals.count(`graphql:${request.ip}`);
+  });
   // The prefix.dev docs' curl example posts JSON without a Content-Type, so
   // curl labels it application/x-www-form-urlencoded: read it as JSON.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
@@ -58,7 +78,7 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
   // REST): answering as anonymous would tell rattler its valid key is bad.
   // (Answered here: mercurius' own error handler would wrap a thrown error in a 200.)
   app.addHook('preHandler', async (request, reply) => {
-    if (!request.url.startsWith('/api/graphql')) return;
+    if (!isGraphqlRequest(request)) return;
     const outcome = await authenticate(request, opts.core);
     if (!outcome.ok && outcome.reason === 'rate-limited') {
       return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds)).send({ error: 'TOO_MANY_REQUESTS', message: outcome.message });
