@@ -3,7 +3,6 @@
 // in the data folder's tmp/ (same filesystem as storage, so the final move is
 // a rename) and is fsync'd before anyone reads it.
 import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { finished, Transform, type Readable } from 'node:stream';
@@ -36,7 +35,11 @@ export async function ingestToTemp(body: Readable, tempDir: string, maxBytes: nu
       done(null, chunk);
     },
   });
-  const out = fs.createWriteStream(file, { flags: 'wx' });
+  // Opened before any byte flows: a write stream opening its file itself
+  // could still be opening it when a failed body's cleanup below removes it,
+  // and then create it after (a temp file left until the next start).
+  const handle = await storageOp('creating the upload temp file', () => fsp.open(file, 'wx'));
+  const out = handle.createWriteStream(); // closes the handle when it ends, however it ends
   // The body is piped into the meter, not part of the pipeline: a failing
   // write (disk full) must stop reading without destroying the request, whose
   // client is still there to be told. And where an error came from decides
@@ -60,11 +63,11 @@ export async function ingestToTemp(body: Readable, tempDir: string, maxBytes: nu
       body.unpipe(meter);
     }
     await storageOp('syncing the upload to disk', async () => {
-      const handle = await fsp.open(file, 'r+');
+      const written = await fsp.open(file, 'r+');
       try {
-        await handle.sync();
+        await written.sync();
       } finally {
-        await handle.close();
+        await written.close();
       }
     });
   } catch (err) {
