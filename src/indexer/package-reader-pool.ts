@@ -3,7 +3,8 @@
 // most half the cores' worth of workers, each reading one package at a time
 // with a bounded heap and a deadline; the rest wait in order. A worker that
 // runs out of heap or time is ended and the package refused; the next read
-// starts a new one. Errors come back as the catalogue's own (Errors.*).
+// starts a new one; one left idle is ended too (an idle server holds no
+// reader threads). Errors come back as the catalogue's own (Errors.*).
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { Errors } from '../errors.js';
@@ -17,6 +18,8 @@ export interface ReaderPoolOptions {
   deadlineMs?: number;
   /** Heap of each worker (V8's old generation), MiB. */
   heapMiB?: number;
+  /** A worker with no read for this long is ended (~30 MiB each); the next read starts one. */
+  idleMs?: number;
 }
 
 interface Job {
@@ -25,10 +28,11 @@ interface Job {
   reject: (err: unknown) => void;
 }
 
-interface Slot { worker: Worker | null; job: (Job & { id: number; timer: NodeJS.Timeout }) | null }
+interface Slot { worker: Worker | null; job: (Job & { id: number; timer: NodeJS.Timeout }) | null; idle: NodeJS.Timeout | null }
 
 const DEFAULT_DEADLINE_MS = 60_000;
 const DEFAULT_HEAP_MIB = 256;
+const DEFAULT_IDLE_MS = 30_000;
 
 export class PackageReaderPool {
   private readonly slots: Slot[];
@@ -37,12 +41,14 @@ export class PackageReaderPool {
   private closed = false;
   private readonly deadlineMs: number;
   private readonly heapMiB: number;
+  private readonly idleMs: number;
 
   constructor(opts: ReaderPoolOptions = {}) {
     const size = opts.size ?? Math.max(1, Math.floor(os.availableParallelism() / 2));
-    this.slots = Array.from({ length: size }, () => ({ worker: null, job: null }));
+    this.slots = Array.from({ length: size }, () => ({ worker: null, job: null, idle: null }));
     this.deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
     this.heapMiB = opts.heapMiB ?? DEFAULT_HEAP_MIB;
+    this.idleMs = opts.idleMs ?? DEFAULT_IDLE_MS;
   }
 
   read(filePath: string, format: PackageFormat, stem: string): Promise<PackageMetadata> {
@@ -57,6 +63,7 @@ export class PackageReaderPool {
     this.closed = true;
     for (const job of this.waiting.splice(0)) job.reject(new Error('the package reader is closed'));
     await Promise.all(this.slots.map(async (slot) => {
+      if (slot.idle) clearTimeout(slot.idle);
       const worker = slot.worker;
       slot.worker = null;
       if (slot.job) this.settle(slot, new Error('the package reader is closed'));
@@ -69,6 +76,8 @@ export class PackageReaderPool {
       if (slot.job || this.waiting.length === 0) continue;
       const job = this.waiting.shift()!;
       const id = this.nextId++;
+      if (slot.idle) clearTimeout(slot.idle);
+      slot.idle = null;
       const worker = slot.worker ?? this.spawn(slot);
       const timer = setTimeout(() => {
         this.settle(slot, new Errors.INVALID_PACKAGE(`reading the package took longer than ${Math.round(this.deadlineMs / 1000)} s`));
@@ -120,7 +129,15 @@ export class PackageReaderPool {
     slot.worker?.unref(); // an idle reader keeps no process alive
     if (err) job.reject(err);
     else job.resolve(meta!);
-    if (!this.closed) this.dispatch();
+    if (this.closed) return;
+    this.dispatch();
+    if (!slot.job && slot.worker) {
+      slot.idle = setTimeout(() => {
+        slot.idle = null;
+        if (!slot.job) this.retire(slot);
+      }, this.idleMs);
+      slot.idle.unref();
+    }
   }
 }
 
