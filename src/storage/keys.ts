@@ -32,8 +32,6 @@ export const channelKey = (channel: string): string => channelPart(channel);
 export const subdirKey = (channel: string, subdir: string): string => `${channelPart(channel)}/${subdirPart(subdir)}`;
 export const packageKey = (channel: string, subdir: string, filename: string): string =>
   `${subdirKey(channel, subdir)}/${filePart(filename)}`;
-export const repodataKey = (channel: string, subdir: string, variant = 'repodata.json'): string =>
-  `${subdirKey(channel, subdir)}/${indexFilePart(variant)}`;
 /** Sigstore bundles sent with an upload, served beside the package (issue: attestations). */
 export const attestationKey = (channel: string, subdir: string, filename: string): string =>
   `${packageKey(channel, subdir, filename)}.v0.sigs`;
