@@ -8,6 +8,7 @@
 // client say "check your API key"; 409 is "already exists" (--skip-existing);
 // anything else (5xx, 429) is retried, so 5xx is only for real faults.
 import createError, { type FastifyErrorConstructor } from '@fastify/error';
+import { STATUS_CODES } from 'node:http';
 
 export interface AppError extends Error {
   code: string;
@@ -54,11 +55,16 @@ export const Errors = {
   USER_NOT_FOUND: define('USER_NOT_FOUND', 404, 'user not found'),
   PACKAGE_EXISTS: define('PACKAGE_EXISTS', 409, 'the package already exists in this channel (use ?force=true to replace it)'),
   CONFLICT: define('CONFLICT', 409, 'conflict'),
+  // 412/416 — conditional and range requests (RFC 9110) that cannot be met
+  PRECONDITION_FAILED: define('PRECONDITION_FAILED', 412, 'a precondition of the request does not hold'),
+  RANGE_NOT_SATISFIABLE: define('RANGE_NOT_SATISFIABLE', 416, 'the requested range is not satisfiable'),
   PAYLOAD_TOO_LARGE: define('PAYLOAD_TOO_LARGE', 413, 'the package is larger than this server accepts'),
   UNSUPPORTED_MEDIA_TYPE: define('UNSUPPORTED_MEDIA_TYPE', 415, 'send the package as application/octet-stream or multipart/form-data'),
   REQUEST_TIMEOUT: define('REQUEST_TIMEOUT', 408, 'the request did not arrive in time'),
   HEADERS_TOO_LARGE: define('HEADERS_TOO_LARGE', 431, 'the request headers are larger than this server accepts'),
   TOO_MANY_REQUESTS: define('TOO_MANY_REQUESTS', 429, 'too many requests'),
+  // 500 — anything that is not one of these: details logged, never sent
+  INTERNAL: define('INTERNAL', 500, 'internal server error'),
   // 502 — a CI's OIDC issuer could not be reached (retried by clients)
   OIDC_ISSUER_UNAVAILABLE: define('OIDC_ISSUER_UNAVAILABLE', 502, "the CI identity token's issuer could not be reached"),
   // 503 — shutting down
@@ -72,6 +78,21 @@ export const Errors = {
 } as const;
 
 export type ErrorCode = keyof typeof Errors;
+
+/** The body of every error answer, REST and transport alike. */
+export function errorBody(err: AppError): { error: string; message: string } {
+  return { error: err.code, message: err.message };
+}
+
+/**
+ * An error answer as raw HTTP/1.1, for a socket no reply owns (a request
+ * Node's parser refused, a body cut at its deadline); the connection closes.
+ */
+export function rawErrorResponse(err: AppError): string {
+  const body = JSON.stringify(errorBody(err));
+  return `HTTP/1.1 ${err.statusCode} ${STATUS_CODES[err.statusCode] ?? 'Error'}\r\nContent-Type: application/json\r\n`
+    + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
 
 export function isAppError(err: unknown): err is AppError {
   return (

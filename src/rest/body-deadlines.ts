@@ -9,6 +9,7 @@
 // connection closed; the handler reading the body sees the stream end and
 // cleans up (an upload's temp file is discarded).
 import type { IncomingMessage } from 'node:http';
+import { Errors, rawErrorResponse } from '../errors.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 declare module 'fastify' {
@@ -24,8 +25,7 @@ export interface BodyDeadlines {
   uploadRateWindowMs: number;
 }
 
-const TIMEOUT_BODY = JSON.stringify({ error: 'REQUEST_TIMEOUT', message: 'the request body did not arrive in time' });
-const TIMEOUT_RESPONSE = `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(TIMEOUT_BODY)}\r\nConnection: close\r\n\r\n${TIMEOUT_BODY}`;
+const TIMEOUT_RESPONSE = rawErrorResponse(new Errors.REQUEST_TIMEOUT('the request body did not arrive in time'));
 
 /** Requests cut for a slow body: the error handler's "client went away" is our doing. */
 export const slowBodies = new WeakSet<IncomingMessage>();

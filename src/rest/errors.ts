@@ -2,12 +2,12 @@
 // status. Clients print the body verbatim (rattler: first 512 characters).
 // 5xx details are logged, never sent.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isAppError } from '../errors.js';
+import { errorBody, Errors, isAppError, type ErrorCode } from '../errors.js';
 import { faultLogFields, isStorageFault } from '../storage/faults.js';
 import { slowBodies } from './body-deadlines.js';
 
 // Fastify and plugin errors that are the client's fault, mapped to our codes.
-const FASTIFY_CODES: Record<string, string> = {
+const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -25,11 +25,11 @@ export const WWW_AUTHENTICATE = 'Bearer realm="channeld"';
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     let status: number;
-    let code: string;
+    let code: ErrorCode;
     let message: string;
     if (isAppError(err)) {
       status = err.statusCode;
-      code = err.code;
+      code = err.code as ErrorCode;
       message = err.message;
       // Disk full, EIO, the bucket down: our fault, for an operator to see.
       if (isStorageFault(err)) request.log.error(faultLogFields(err), `storage failure: ${err.message}`);
@@ -48,7 +48,7 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       request.log.error({ err }, 'request failed');
       status = 500;
       code = 'INTERNAL';
-      message = 'internal server error';
+      message = new Errors.INTERNAL().message;
     }
     if (status >= 400 && status < 500) request.log.info({ code, status, message }, 'request refused');
     if (status === 401) reply.header('www-authenticate', WWW_AUTHENTICATE);
@@ -61,7 +61,7 @@ export function registerErrorHandlers(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: 'NOT_FOUND', message: `no route for ${request.method} ${request.url.split('?')[0]}` });
+    void reply.code(404).send(errorBody(new Errors.NOT_FOUND(`no route for ${request.method} ${request.url.split('?')[0]}`)));
   });
 }
 

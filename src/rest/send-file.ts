@@ -11,7 +11,7 @@ import fsp from 'node:fs/promises';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Errors } from '../errors.js';
+import { errorBody, Errors, type AppError } from '../errors.js';
 import type { ObjectStat, ObjectStore } from '../storage/object-store.js';
 import type { LocalReadCache } from '../storage/read-cache.js';
 
@@ -50,7 +50,7 @@ export async function sendStoredFile(
     return r;
   };
   if (typeof h['if-match'] === 'string' && !listMatches(h['if-match'], file.etag, false)) {
-    return reply.code(412).send({ error: 'PRECONDITION_FAILED', message: 'If-Match does not match the current version' });
+    throw new Errors.PRECONDITION_FAILED('If-Match does not match the current version');
   }
   if (typeof h['if-none-match'] === 'string' && listMatches(h['if-none-match'], file.etag, true)) {
     common(reply).removeHeader('content-type');
@@ -79,7 +79,7 @@ export async function sendStoredFile(
       : await sendFromStore(store, file.key, request.method, passOn);
   } catch (err) {
     if (!(err instanceof Refusal)) throw err;
-    return reply.code(err.status).headers(err.headers).send(err.body);
+    return reply.code(err.error.statusCode).headers(err.headers).send(errorBody(err.error));
   }
   common(reply.code(result.statusCode).headers(result.headers));
   if (result.statusCode === 304) reply.removeHeader('content-type');
@@ -110,14 +110,15 @@ async function sendFromFile(path: string, method: string, passOn: PassedOn): Pro
   return { statusCode: result.statusCode, headers: result.headers as SendResult['headers'], stream: result.stream };
 }
 
+/** A catalogue error with headers of its answer (a 416's Content-Range). */
 class Refusal extends Error {
-  constructor(readonly status: number, readonly body: { error: string; message: string }, readonly headers: Record<string, string> = {}) {
-    super(body.message);
+  constructor(readonly error: AppError, readonly headers: Record<string, string> = {}) {
+    super(error.message);
   }
 }
-const notSatisfiable = (contentRange: string | null) => new Refusal(416, { error: 'RANGE_NOT_SATISFIABLE', message: 'the requested range is not satisfiable' },
+const notSatisfiable = (contentRange: string | null) => new Refusal(new Errors.RANGE_NOT_SATISFIABLE(),
   contentRange ? { 'content-range': contentRange } : {});
-const unmodifiedSinceFailed = () => new Refusal(412, { error: 'PRECONDITION_FAILED', message: 'the file changed since If-Unmodified-Since' });
+const unmodifiedSinceFailed = () => new Refusal(new Errors.PRECONDITION_FAILED('the file changed since If-Unmodified-Since'));
 
 // The same decisions @fastify/send makes (If-Unmodified-Since → 412,
 // If-Modified-Since → 304 unless Cache-Control: no-cache, one byte range →
