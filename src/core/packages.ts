@@ -15,8 +15,6 @@ import { assertCan } from '../auth/policy.js';
 import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import { readPackageMetadata } from '../indexer/package-reader.js';
-import { postInstallFlags } from '../indexer/channeldata.js';
-import { buildRecord, canonicalJson } from '../indexer/repodata.js';
 import { storedRecordProblem } from './stored-metadata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { storageOp } from '../storage/faults.js';
@@ -25,6 +23,7 @@ import { checkAttestation } from './attestations.js';
 import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateChannelName, validateSubdir } from './conda-names.js';
 import type { AuditLog } from './audit.js';
 import { hashFile } from './hash-file.js';
+import { packageFileOf } from './package-file.js';
 import { withLocalCopy } from './stored-file.js';
 import { ingestToTemp, type IngestedFile } from './ingest.js';
 import type { Channel, PackageFile, PackageRow, Principal, SubdirRef } from './types.js';
@@ -127,26 +126,11 @@ export class PackageService {
       const attestationJson = src.attestation === undefined ? null : checkAttestation(src.attestation, {
         sha256: ingested.sha256, channel: channel.name, host: this.opts.publicUrl ? new URL(this.opts.publicUrl).host : null,
       });
-      const file: PackageFile = {
-        channelId: channel.id,
-        subdir,
-        filename: parsed.filename,
-        format: parsed.format,
-        name: parsed.name,
-        version: parsed.version,
-        build: parsed.build,
-        buildNumber: typeof meta.indexJson.build_number === 'number' ? meta.indexJson.build_number : 0,
-        sizeBytes: ingested.sizeBytes,
-        sha256: ingested.sha256,
-        md5: ingested.md5,
-        indexJson: JSON.stringify(meta.indexJson),
-        aboutJson: meta.aboutJson === null ? null : JSON.stringify(meta.aboutJson),
-        runExportsJson: meta.runExportsJson === null ? null : JSON.stringify(meta.runExportsJson),
-        recordJson: canonicalJson(buildRecord(meta.indexJson, { md5: ingested.md5, sha256: ingested.sha256, size: ingested.sizeBytes })),
-        postInstallJson: JSON.stringify(postInstallFlags(meta.paths)),
+      const file = packageFileOf({
+        channelId: channel.id, subdir, parsed, meta, hashes: ingested,
         hasAttestation: attestationJson !== null,
         uploadedBy: principal.kind === 'user' ? principal.user.id : null,
-      };
+      });
       const existing = await this.repos.packages.get(channel.id, subdir, parsed.filename);
       const claim = await this.repos.packages.reserveUpload(file, src.force, this.opts.owner);
       if (claim === 'exists') {
@@ -306,17 +290,7 @@ export class PackageService {
     checkIndexMatchesFilename(meta.indexJson, parsed);
     const belongs = subdirOf(meta.indexJson);
     if (belongs !== subdir) throw new Errors.INVALID_PACKAGE(`info/index.json says it belongs in ${belongs}, not ${subdir}`);
-    return {
-      channelId: channel.id, subdir, filename: parsed.filename, format: parsed.format, name: parsed.name,
-      version: parsed.version, build: parsed.build,
-      buildNumber: typeof meta.indexJson.build_number === 'number' ? meta.indexJson.build_number : 0,
-      sizeBytes: hashes.sizeBytes, sha256: hashes.sha256, md5: hashes.md5,
-      indexJson: JSON.stringify(meta.indexJson),
-      aboutJson: meta.aboutJson === null ? null : JSON.stringify(meta.aboutJson),
-      runExportsJson: meta.runExportsJson === null ? null : JSON.stringify(meta.runExportsJson),
-      recordJson: canonicalJson(buildRecord(meta.indexJson, { md5: hashes.md5, sha256: hashes.sha256, size: hashes.sizeBytes })),
-      postInstallJson: JSON.stringify(postInstallFlags(meta.paths)),
-      uploadedBy: null,
-    };
+    const hasAttestation = (await this.store.stat(attestationKey(channel.name, subdir, parsed.filename))) !== null;
+    return packageFileOf({ channelId: channel.id, subdir, parsed, meta, hashes, hasAttestation, uploadedBy: null });
   }
 }

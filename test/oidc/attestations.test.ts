@@ -11,7 +11,10 @@ import { fixturePackages } from '../helpers/fixtures.js';
 import { gqlData, userWithKey } from '../helpers/graphql.js';
 import { sigstoreBundle, uploadWith } from '../helpers/oidc.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
-import { attestationKey } from '../../src/storage/keys.js';
+import { putByHand } from '../helpers/storage.js';
+import { attestationKey, packageKey } from '../../src/storage/keys.js';
+import os from 'node:os';
+import path from 'node:path';
 
 const byName = (f: string) => fixturePackages().find((p) => p.filename === f)!;
 const dep1 = byName('dependency-1.0-0.conda');
@@ -113,6 +116,26 @@ describe('kept attestations', () => {
     assert.equal(del.status, 200);
     assert.equal((await get(`${server.url}/signed/noarch/${dep2.filename}.v0.sigs`)).status, 404);
     await waitFor(async () => !(await sigsStored('signed', 'noarch', dep2.filename)));
+  });
+});
+
+describe('a rescan of files put on storage by hand', () => {
+  it('finds the package with its attestation beside it: served, and counted as verified', async () => {
+    // Copied from another server's storage: the package and its bundles, no database row.
+    await server.core.channels.create('copied', server.admin.id, { isPublic: true });
+    const b = bundle(dep1, 'copied');
+    const sigs = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'channeld-sigs-')), 'sigs.json');
+    fs.writeFileSync(sigs, JSON.stringify([b]));
+    await putByHand(server.core.store, packageKey('copied', 'noarch', dep1.filename), dep1.file);
+    await putByHand(server.core.store, attestationKey('copied', 'noarch', dep1.filename), sigs);
+    const r = await fetch(`${server.url}/api/v1/reindex/copied/noarch`, { method: 'POST', headers: { authorization: bearer(server.adminKey) } });
+    assert.equal(r.status, 202, await r.text());
+    await waitFor(async () => (await get(`${server.url}/copied/noarch/repodata.json`)).body.includes(dep1.filename));
+    const a = await get(`${server.url}/copied/noarch/${dep1.filename}.v0.sigs`);
+    assert.equal(a.status, 200, a.message);
+    assert.deepEqual(JSON.parse(a.body.toString('utf8')), [b]);
+    const verified = await gqlData(server, '{ package(channelName: "copied", name: "dependency") { latestVersionVerified } }');
+    assert.equal(verified.package.latestVersionVerified, true);
   });
 });
 
