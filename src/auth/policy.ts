@@ -66,6 +66,21 @@ export function can(principal: Principal, action: ChannelAction, channel: Channe
   return userMay(principal, action, channel) && keyMay(principal, action, channel);
 }
 
+/** Whether the answer about `channel` depends on who asks (a public channel's reads do not). */
+export function dependsOnPrincipal(action: ChannelAction, channel: Channel): boolean {
+  return !(action === 'read' && channel.isPublic);
+}
+
+/**
+ * What a client is told of a channel that does not exist (or cannot, by its
+ * name): what it would be told of one it may not see. Anonymous writers get
+ * 401, as for an existing channel; everyone else 404.
+ */
+export function refuseAbsent(principal: Principal, action: ChannelAction, name: string): never {
+  if (principal.kind === 'anonymous' && action !== 'read') throw new Errors.UNAUTHENTICATED();
+  throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
+}
+
 /**
  * Throws what a client should see: 401 (with a Bearer challenge) for
  * anonymous callers; for authenticated ones 404 whenever they may not read

@@ -1,7 +1,7 @@
 // Channels: creation, settings, members, deletion. A new channel gets its
 // empty noarch/repodata.json written before create() returns: clients probe
 // noarch to decide whether a channel exists.
-import { assertCan } from '../auth/policy.js';
+import { assertCan, can, dependsOnPrincipal, refuseAbsent, type ChannelAction } from '../auth/policy.js';
 import type { ChannelUpdate, Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -25,6 +25,15 @@ export interface ChannelSettings {
 }
 
 const MAX_DESCRIPTION = 10_000;
+
+/**
+ * Who is asking: the principal, or how to learn it. Asked only when the
+ * answer depends on it, so a public channel's files are served without
+ * authenticating anyone.
+ */
+export type PrincipalSource = Principal | (() => Promise<Principal>);
+
+const principalOf = async (who: PrincipalSource): Promise<Principal> => (typeof who === 'function' ? who() : who);
 
 export class ChannelService {
   constructor(
@@ -53,17 +62,29 @@ export class ChannelService {
     return this.repos.channels.byName(name);
   }
 
-  /** The channel if the principal may do `action` on it; 404/401/403 otherwise. */
-  async forAction(principal: Principal, name: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
+  /**
+   * The channel, if the principal may do `action` on it; otherwise throws
+   * what the policy says the client is told (401, 403 or 404). A name no
+   * channel can have is 400 for a write, and simply not found for a read.
+   */
+  async resolve(who: PrincipalSource, name: string, action: ChannelAction): Promise<Channel> {
+    if (action === 'read' && !isChannelName(name)) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
     validateChannelName(name);
     const channel = await this.repos.channels.byName(name);
-    if (!channel) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
-    assertCan(principal, action, channel);
+    if (!channel) return refuseAbsent(await principalOf(who), action, name);
+    if (dependsOnPrincipal(action, channel)) assertCan(await principalOf(who), action, channel);
     return channel;
   }
 
+  /** The channel if the principal may read it; null otherwise (hidden and absent look the same). */
+  async visible(principal: Principal, name: string): Promise<Channel | null> {
+    if (!isChannelName(name)) return null;
+    const channel = await this.repos.channels.byName(name);
+    return channel && can(principal, 'read', channel) ? channel : null;
+  }
+
   async update(principal: Principal, name: string, settings: ChannelSettings): Promise<Channel> {
-    const channel = await this.forAction(principal, name, 'manage');
+    const channel = await this.resolve(principal, name, 'manage');
     checkText(settings);
     const update: ChannelUpdate = {};
     if (settings.description !== undefined) update.description = settings.description;
@@ -83,7 +104,7 @@ export class ChannelService {
 
   /** Deletes the channel's records, then its files. */
   async delete(principal: Principal, name: string): Promise<Channel> {
-    const channel = await this.forAction(principal, name, 'manage');
+    const channel = await this.resolve(principal, name, 'manage');
     await this.repos.channels.delete(channel.id);
     // No index rewrite may recreate files in the folder after it is gone.
     await this.indexer.forgetChannel(channel.id);
@@ -97,7 +118,7 @@ export class ChannelService {
   }
 
   async setMember(principal: Principal, channelName: string, login: string, role: ChannelRole | 'MEMBER'): Promise<ChannelMember> {
-    const channel = await this.forAction(principal, channelName, 'manage');
+    const channel = await this.resolve(principal, channelName, 'manage');
     const user = await this.repos.users.byLogin(login);
     if (!user) throw new Errors.USER_NOT_FOUND(`user '${login}' not found`);
     const stored: ChannelRole = role === 'MEMBER' ? 'VIEWER' : role;
@@ -108,7 +129,7 @@ export class ChannelService {
   }
 
   async removeMember(principal: Principal, channelName: string, login: string): Promise<ChannelMember> {
-    const channel = await this.forAction(principal, channelName, 'manage');
+    const channel = await this.resolve(principal, channelName, 'manage');
     const member = (await this.repos.channels.members(channel.id)).find((m) => m.login === login);
     if (!member) throw new Errors.NOT_FOUND(`'${login}' is not a member of channel '${channelName}'`);
     await this.repos.channels.removeMember(channel.id, member.userId);
@@ -129,4 +150,13 @@ export class ChannelService {
 function checkText(s: ChannelSettings): void {
   if (s.description && s.description.length > MAX_DESCRIPTION) throw new Errors.BAD_REQUEST(`the description is longer than ${MAX_DESCRIPTION} characters`);
   if (s.logo && s.logo.length > 2048) throw new Errors.BAD_REQUEST('the logo URL is too long');
+}
+
+function isChannelName(name: string): boolean {
+  try {
+    validateChannelName(name);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -102,7 +102,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     audit,
     channels,
     catalog: new CatalogService(repos.catalog),
-    packages: new PackageService(repos, store, indexer, audit, {
+    packages: new PackageService(repos, channels, store, indexer, audit, {
       tempDir, maxUploadBytes: config.maxUploadBytes, publicUrl: config.publicUrl, owner,
       readMetadata: (file, format, stem) => packageReader.read(file, format, stem),
     }),

@@ -11,7 +11,6 @@
 // file before it is in place.
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { assertCan } from '../auth/policy.js';
 import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import { readPackageMetadata } from '../indexer/package-reader.js';
@@ -20,8 +19,9 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { storageOp } from '../storage/faults.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
 import { checkAttestation } from './attestations.js';
-import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateChannelName, validateSubdir } from './conda-names.js';
+import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateSubdir } from './conda-names.js';
 import type { AuditLog } from './audit.js';
+import type { ChannelService } from './channels.js';
 import { hashFile } from './hash-file.js';
 import { packageFileOf } from './package-file.js';
 import { withLocalCopy } from './stored-file.js';
@@ -56,6 +56,7 @@ export interface IndexNotifier {
 export class PackageService {
   constructor(
     private readonly repos: Repositories,
+    private readonly channels: ChannelService,
     private readonly store: ObjectStore,
     private readonly indexer: IndexNotifier,
     private readonly audit: AuditLog,
@@ -70,20 +71,8 @@ export class PackageService {
     return (this.opts.readMetadata ?? readPackageMetadata)(file, format, stem);
   }
 
-  async channelFor(principal: Principal, channelName: string, action: Parameters<typeof assertCan>[1]): Promise<Channel> {
-    validateChannelName(channelName);
-    const channel = await this.repos.channels.byName(channelName);
-    if (!channel) {
-      // Anonymous writers learn nothing about which channels exist.
-      if (principal.kind === 'anonymous' && action !== 'read') throw new Errors.UNAUTHENTICATED();
-      throw new Errors.CHANNEL_NOT_FOUND(`channel '${channelName}' not found`);
-    }
-    assertCan(principal, action, channel);
-    return channel;
-  }
-
   async channelForUpload(principal: Principal, channelName: string, force: boolean): Promise<Channel> {
-    return this.channelFor(principal, channelName, force ? 'force-upload' : 'upload');
+    return this.channels.resolve(principal, channelName, force ? 'force-upload' : 'upload');
   }
 
   /** Checks that can be made before a single byte of the body is read. */
@@ -165,7 +154,7 @@ export class PackageService {
   }
 
   async delete(principal: Principal, channelName: string, subdir: string, filename: string): Promise<void> {
-    const channel = await this.channelFor(principal, channelName, 'delete');
+    const channel = await this.channels.resolve(principal, channelName, 'delete');
     validateSubdir(subdir);
     parsePackageFilename(filename);
     // The file itself is unlinked by the indexer once the index no longer lists it.
@@ -181,7 +170,7 @@ export class PackageService {
    * downloadable. One reindex per touched subdir.
    */
   async setYanked(principal: Principal, channelName: string, entries: Array<{ subdir: string; filename: string }>, reason: string | null, hidden: boolean): Promise<void> {
-    const channel = await this.channelFor(principal, channelName, 'yank');
+    const channel = await this.channels.resolve(principal, channelName, 'yank');
     const refs = this.refsOf(channel, entries);
     if (reason === null) {
       // A record set aside for metadata clients cannot read stays out of the indexes.
@@ -203,7 +192,7 @@ export class PackageService {
 
   /** Deletes variants in one transaction; files go once the index no longer lists them. */
   async deleteMany(principal: Principal, channelName: string, entries: Array<{ subdir: string; filename: string }>): Promise<void> {
-    const channel = await this.channelFor(principal, channelName, 'delete');
+    const channel = await this.channels.resolve(principal, channelName, 'delete');
     const refs = this.refsOf(channel, entries);
     const missing = await this.repos.packages.deleteMany(refs);
     if (missing) throw new Errors.PACKAGE_NOT_FOUND(`${missing.subdir}/${missing.filename} not found in channel '${channelName}'`);

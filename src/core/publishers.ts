@@ -70,7 +70,7 @@ export class PublisherService {
   ) {}
 
   async add(principal: Principal, channelName: string, spec: PublisherSpec): Promise<OidcPublisher> {
-    const channel = await this.channels.forAction(principal, channelName, 'manage');
+    const channel = await this.channels.resolve(principal, channelName, 'manage');
     const rules = FIELD_RULES[spec.provider];
     for (const field of ['owner', 'project', 'workflow'] as const) {
       if (!rules[field].re.test(spec[field])) throw new Errors.BAD_REQUEST(`${JSON.stringify(spec[field])} is not ${rules[field].hint}`);
@@ -98,7 +98,7 @@ export class PublisherService {
   }
 
   async delete(principal: Principal, channelName: string, id: string): Promise<OidcPublisher> {
-    const channel = await this.channels.forAction(principal, channelName, 'manage');
+    const channel = await this.channels.resolve(principal, channelName, 'manage');
     const publisher = await this.repos.oidc.deletePublisher(channel.id, id);
     if (!publisher) throw new Errors.NOT_FOUND(`channel '${channel.name}' has no publisher ${JSON.stringify(id)}`);
     await this.audit.record(principal, 'publisher.deleted', { channel: channel.name, target: publisher.id, details: describe(publisher) });

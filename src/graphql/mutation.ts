@@ -78,7 +78,7 @@ export const Mutation = {
   },
 
   async deleteChannelMember(_: unknown, args: { userName: string; channelName: string }, ctx: GqlContext) {
-    const channel = await ctx.core.channels.forAction(ctx.principal, args.channelName, 'manage');
+    const channel = await ctx.core.channels.resolve(ctx.principal, args.channelName, 'manage');
     const member = await ctx.core.channels.removeMember(ctx.principal, args.channelName, args.userName);
     return memberObj(member, channel);
   },

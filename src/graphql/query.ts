@@ -1,6 +1,6 @@
 // Query root: thin over core. Reads answer null (not an error) for what the
 // caller cannot see, so private things are indistinguishable from absent.
-import { can, manageAccess, mayListUsers, maySeeAdminFlag, readScope } from '../auth/policy.js';
+import { manageAccess, mayListUsers, maySeeAdminFlag, readScope } from '../auth/policy.js';
 import { Errors } from '../errors.js';
 import { pageRequest } from '../core/catalog.js';
 import { parsePackageFilename } from '../core/conda-names.js';
@@ -12,10 +12,7 @@ import { packageObj, pageResult, type ChannelObj, type VariantObj } from './shap
 
 interface PageArgs { limit?: number | null; page?: number | null }
 
-export async function readableChannel(ctx: GqlContext, name: string): Promise<Channel | null> {
-  const channel = await ctx.core.channels.byName(name);
-  return channel && can(ctx.principal, 'read', channel) ? channel : null;
-}
+const readableChannel = (ctx: GqlContext, name: string): Promise<Channel | null> => ctx.core.channels.visible(ctx.principal, name);
 
 function filtersByAdmin(f: UserFilter | null | undefined): boolean {
   if (!f) return false;

@@ -20,9 +20,8 @@
 import { buffer } from 'node:stream/consumers';
 import { createGzip } from 'node:zlib';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { assertCan } from '../auth/policy.js';
 import type { Core } from '../core/core.js';
-import { parsePackageFilename, RESERVED_CHANNEL_NAMES, validateSubdir } from '../core/conda-names.js';
+import { parsePackageFilename, validateSubdir } from '../core/conda-names.js';
 import type { Channel } from '../core/types.js';
 import { Errors } from '../errors.js';
 import { attestationKey, channeldataKey, indexKey, packageKey, shardKey } from '../storage/keys.js';
@@ -48,12 +47,8 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
   // Private channels must not be kept by shared caches.
   const cacheScope = (c: Channel) => (c.isPublic ? 'public' : 'private');
 
-  async function readableChannel(request: FastifyRequest, name: string): Promise<Channel> {
-    const channel = RESERVED_CHANNEL_NAMES.has(name) ? null : await core.channels.byName(name);
-    if (!channel) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
-    if (!channel.isPublic) assertCan(await principalOf(request, core), 'read', channel);
-    return channel;
-  }
+  const readableChannel = (request: FastifyRequest, name: string): Promise<Channel> =>
+    core.channels.resolve(() => principalOf(request, core), name, 'read');
 
   // Index files of a subdir's live generation. Their ETags derive from the
   // content hash the database keeps, so they are strong and the same on

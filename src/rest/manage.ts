@@ -32,7 +32,7 @@ export async function manageRoutes(app: FastifyInstance, opts: { core: Core }): 
     '/api/v1/reindex/:channel/:subdir',
     async (request, reply) => {
       const principal = await principalOf(request, core);
-      const channel = await core.packages.channelFor(principal, request.params.channel, 'reindex');
+      const channel = await core.channels.resolve(principal, request.params.channel, 'reindex');
       const subdir = validateSubdir(request.params.subdir);
       const log = request.log;
       void core.packages.rescan(channel, subdir).then(
