@@ -18,7 +18,7 @@ import cliProgress from 'cli-progress';
 import type { Config } from '../config.js';
 import { hashStream } from '../core/hash-file.js';
 import { inTransaction, openPostgres, type Pool, type PoolClient } from '../db/postgres/database.js';
-import { MIGRATIONS } from '../db/migrations.js';
+import { MIGRATIONS } from '../db/migrations/index.js';
 import { sqliteFile } from '../db/sqlite/index.js';
 import { createObjectStore } from '../storage/create-store.js';
 import { FsObjectStore } from '../storage/fs-object-store.js';

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import pg from 'pg';
-import { MIGRATIONS } from '../../src/db/migrations.js';
+import { MIGRATIONS } from '../../src/db/migrations/index.js';
 import { createPostgresRepositories } from '../../src/db/postgres/index.js';
 import type { Repositories } from '../../src/db/repositories.js';
 import type { PackageFile } from '../../src/core/types.js';

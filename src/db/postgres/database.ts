@@ -3,7 +3,7 @@
 // so exactly one of them applies each version and the others wait, then see
 // it applied.
 import pg from 'pg';
-import { MIGRATIONS } from '../migrations.js';
+import { MIGRATIONS } from '../migrations/index.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;

@@ -1,0 +1,2 @@
+ALTER TABLE subdirs ADD COLUMN shards_lease_owner TEXT COLLATE "C";
+ALTER TABLE subdirs ADD COLUMN shards_lease_until BIGINT;

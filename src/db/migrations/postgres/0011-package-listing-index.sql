@@ -1,0 +1,1 @@
+CREATE INDEX packages_listing ON packages (channel_id, name, size_bytes, created_at);

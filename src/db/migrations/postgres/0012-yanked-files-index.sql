@@ -1,0 +1,1 @@
+CREATE INDEX packages_yanked ON packages (channel_id, subdir, filename) WHERE yanked_reason IS NOT NULL;
