@@ -27,6 +27,7 @@ import { PublisherService } from './publishers.js';
 import { nodeIdOf, newOwner } from './process-owner.js';
 import { setAsideInvalidRecords } from './stored-metadata.js';
 import { recover, settleAbandonedIntents } from './recovery.js';
+import { ServingService } from './serving.js';
 import { UserService } from './users.js';
 import { sortVersionsDesc } from './versions.js';
 
@@ -43,6 +44,8 @@ export interface Core {
   catalog: CatalogService;
   packages: PackageService;
   publishers: PublisherService;
+  /** What the file routes serve (channels' index files, packages, shards, channeldata). */
+  serving: ServingService;
   indexer: Indexer;
   tempDir: string;
   /** Names this core in index leases and upload intents (process-owner.ts). */
@@ -84,6 +87,10 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
   const packageReader = new PackageReaderPool();
   const sessions = new SessionManager(repos);
   const channels = new ChannelService(repos, store, indexer, audit);
+  const packages = new PackageService(repos, channels, store, indexer, audit, {
+    tempDir, maxUploadBytes: config.maxUploadBytes, publicUrl: config.publicUrl, owner,
+    readMetadata: (file, format, stem) => packageReader.read(file, format, stem),
+  });
   const oidc = new OidcVerifier(config.oidcIssuers, { jwksCooldownMs: config.oidcJwksCooldownMs });
   let closed = false;
   const timers: NodeJS.Timeout[] = [];
@@ -102,10 +109,8 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     audit,
     channels,
     catalog: new CatalogService(repos.catalog),
-    packages: new PackageService(repos, channels, store, indexer, audit, {
-      tempDir, maxUploadBytes: config.maxUploadBytes, publicUrl: config.publicUrl, owner,
-      readMetadata: (file, format, stem) => packageReader.read(file, format, stem),
-    }),
+    packages,
+    serving: new ServingService(channels, packages, repos.indexState, store, () => core.readCache, config),
     publishers: new PublisherService(repos, channels, oidc, audit, {
       audience: config.oidcAudience, publicUrl: config.publicUrl, log: log.child({ component: 'trusted-publishing' }),
     }),

@@ -12,19 +12,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody, Errors, type AppError } from '../errors.js';
-import type { ObjectStat, ObjectStore } from '../storage/object-store.js';
-import type { LocalReadCache } from '../storage/read-cache.js';
-
-export interface StoredFile {
-  key: string;
-  etag: string;
-  contentType: string;
-  cacheControl: string;
-  contentEncoding?: string;
-  vary?: string;
-  /** The key names fixed content (an index generation, a shard): a remote store's object may be served from a local copy. */
-  immutable?: boolean;
-}
+import type { FileSource, ObjectStat, StoredFile } from '../core/serving.js';
 
 function listMatches(header: string, etag: string, weak: boolean): boolean {
   if (header.trim() === '*') return true;
@@ -39,9 +27,7 @@ interface SendResult {
   stream: NodeJS.ReadableStream | null;
 }
 
-export async function sendStoredFile(
-  request: FastifyRequest, reply: FastifyReply, store: ObjectStore, file: StoredFile, cache: LocalReadCache | null = null,
-): Promise<FastifyReply> {
+export async function sendStoredFile(request: FastifyRequest, reply: FastifyReply, source: FileSource, file: StoredFile): Promise<FastifyReply> {
   const h = request.headers;
   const common = (r: FastifyReply) => {
     r.header('etag', file.etag).header('cache-control', file.cacheControl).header('content-type', file.contentType);
@@ -73,10 +59,10 @@ export async function sendStoredFile(
   let result: SendResult;
   let local: string | null = null;
   try {
-    local = store.localFile ? store.localFile(file.key) : cache && file.immutable ? await cache.localCopy(file.key) : null;
+    local = await source.localPath(file);
     result = local !== null
       ? await sendFromFile(local, request.method, passOn)
-      : await sendFromStore(store, file.key, request.method, passOn);
+      : await sendFromStore(source, file.key, request.method, passOn);
   } catch (err) {
     if (!(err instanceof Refusal)) throw err;
     return reply.code(err.error.statusCode).headers(err.headers).send(errorBody(err.error));
@@ -126,7 +112,7 @@ const unmodifiedSinceFailed = () => new Refusal(new Errors.PRECONDITION_FAILED('
 // are not files. HEAD and ranges look at the object's metadata first; a plain
 // GET is one request. If the object is replaced between the two, try again:
 // a range must come from the version whose size it was computed against.
-async function sendFromStore(store: ObjectStore, key: string, method: string, passOn: PassedOn): Promise<SendResult> {
+async function sendFromStore(store: FileSource, key: string, method: string, passOn: PassedOn): Promise<SendResult> {
   for (let attempt = 0; ; attempt++) {
     const needsStat = method === 'HEAD' || passOn.range !== undefined;
     const opened = needsStat ? null : await store.read(key);
