@@ -79,6 +79,43 @@ export const Errors = {
 
 export type ErrorCode = keyof typeof Errors;
 
+/**
+ * A storage fault (storage/faults.ts classifies them): one of ours, not the
+ * client's, answered 503/507 and logged at error level with its cause.
+ */
+export interface StorageFault extends AppError {
+  /** The I/O error as storage raised it (logged, never sent). */
+  cause: unknown;
+  /** What was being written, for the log line (channel, file, operation). */
+  context: Record<string, unknown>;
+}
+
+const storageFaults = new WeakSet<object>();
+
+export function markStorageFault(fault: AppError, cause: unknown, context: Record<string, unknown>): StorageFault {
+  const marked = Object.assign(fault, { cause, context }) as StorageFault;
+  storageFaults.add(marked);
+  return marked;
+}
+
+export function isStorageFault(err: unknown): err is StorageFault {
+  return typeof err === 'object' && err !== null && storageFaults.has(err);
+}
+
+/** The fields of a storage fault worth a log line (the cause's code, errno, syscall, message). */
+export function faultLogFields(fault: StorageFault): Record<string, unknown> {
+  const cause = fault.cause as Partial<NodeJS.ErrnoException> & { $metadata?: { httpStatusCode?: number } } | undefined;
+  return {
+    code: fault.code,
+    status: fault.statusCode,
+    ...fault.context,
+    cause: cause === undefined ? undefined : {
+      name: cause.name, code: cause.code, errno: cause.errno, syscall: cause.syscall, message: cause.message,
+      ...(cause.$metadata?.httpStatusCode !== undefined ? { httpStatus: cause.$metadata.httpStatusCode } : {}),
+    },
+  };
+}
+
 /** The body of every error answer, REST and transport alike. */
 export function errorBody(err: AppError): { error: string; message: string } {
   return { error: err.code, message: err.message };

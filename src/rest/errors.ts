@@ -2,8 +2,7 @@
 // status. Clients print the body verbatim (rattler: first 512 characters).
 // 5xx details are logged, never sent.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody, Errors, isAppError, type ErrorCode } from '../errors.js';
-import { faultLogFields, isStorageFault } from '../storage/faults.js';
+import { errorBody, Errors, faultLogFields, isAppError, isStorageFault, type ErrorCode } from '../errors.js';
 import { slowBodies } from './body-deadlines.js';
 
 // Fastify and plugin errors that are the client's fault, mapped to our codes.

@@ -23,8 +23,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { Core } from '../core/core.js';
 import type { IngestedFile } from '../core/ingest.js';
-import { Errors, isAppError } from '../errors.js';
-import { isStorageFault } from '../storage/faults.js';
+import { Errors, isAppError, isStorageFault } from '../errors.js';
 import { principalOf } from './principal.js';
 
 const MAX_ATTESTATION_BYTES = 1 << 20;

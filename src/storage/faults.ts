@@ -7,21 +7,9 @@
 // (the temp-file write stream, the store's put/delete) are passed here, so
 // an error of the request stream never becomes one.
 import { S3ServiceException } from '@aws-sdk/client-s3';
-import { Errors, isAppError, type AppError } from '../errors.js';
-
-export interface StorageFault extends AppError {
-  /** The I/O error as storage raised it (logged, never sent). */
-  cause: unknown;
-  /** What was being written, for the log line (channel, file, operation). */
-  context: Record<string, unknown>;
-}
+import { Errors, isAppError, isStorageFault, markStorageFault, type AppError, type StorageFault } from '../errors.js';
 
 const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT']);
-const faults = new WeakSet<object>();
-
-export function isStorageFault(err: unknown): err is StorageFault {
-  return typeof err === 'object' && err !== null && faults.has(err);
-}
 
 /** An errno-carrying error from the OS (fs, a socket to the bucket). */
 function errnoOf(err: unknown): string | null {
@@ -57,9 +45,7 @@ export function storageFault(err: unknown, operation: string): StorageFault | nu
   } else {
     return null;
   }
-  const result = Object.assign(fault, { cause: err, context: { operation } }) as StorageFault;
-  faults.add(result);
-  return result;
+  return markStorageFault(fault, err, { operation });
 }
 
 /** Runs a storage operation, turning its I/O failures into storage faults. */
@@ -69,18 +55,4 @@ export async function storageOp<T>(operation: string, run: () => Promise<T>): Pr
   } catch (err) {
     throw storageFault(err, operation) ?? err;
   }
-}
-
-/** The fields of a storage fault worth a log line (the cause's code, errno, syscall, message). */
-export function faultLogFields(fault: StorageFault): Record<string, unknown> {
-  const cause = fault.cause as Partial<NodeJS.ErrnoException> & { $metadata?: { httpStatusCode?: number } } | undefined;
-  return {
-    code: fault.code,
-    status: fault.statusCode,
-    ...fault.context,
-    cause: cause === undefined ? undefined : {
-      name: cause.name, code: cause.code, errno: cause.errno, syscall: cause.syscall, message: cause.message,
-      ...(cause.$metadata?.httpStatusCode !== undefined ? { httpStatus: cause.$metadata.httpStatusCode } : {}),
-    },
-  };
 }
