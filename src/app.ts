@@ -6,7 +6,6 @@ import type { Config } from './config.js';
 import { createCore, type Core } from './core/core.js';
 import { loggerOptions } from './logger.js';
 import { graphqlRoutes } from './graphql/index.js';
-import { createAuthLimiter } from './rest/auth-limiter.js';
 import { installBodyDeadlines } from './rest/body-deadlines.js';
 import { registerErrorHandlers } from './rest/errors.js';
 import { urlTokens } from './rest/principal.js';
@@ -100,7 +99,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   registerErrorHandlers(app);
   installBodyDeadlines(app, config);
   await app.register(cookie);
-  core.auth.useLimiter(await createAuthLimiter(app, { maxFailures: config.authFailuresPerMinute, windowMs: 60_000 }));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(uploadRoutes, { core });
