@@ -5,7 +5,6 @@ import { GraphQLError, validate, type DocumentNode } from 'graphql';
 import mercurius from 'mercurius';
 import type { Core } from '../core/core.js';
 import { WindowCounter } from '../core/window-counter.js';
-import { authenticate } from '../rest/principal.js';
 import { buildContext } from './context.js';
 import { queryLimitsRule } from './cost.js';
 import { MAX_DOCUMENT_TOKENS, parseBounded } from './document-limits.js';
@@ -79,7 +78,7 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
   // (Answered here: mercurius' own error handler would wrap a thrown error in a 200.)
   app.addHook('preHandler', async (request, reply) => {
     if (!isGraphqlRequest(request)) return;
-    const outcome = await authenticate(request, opts.core);
+    const outcome = await request.authOutcome;
     if (!outcome.ok && outcome.reason === 'rate-limited') {
       return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds)).send({ error: 'TOO_MANY_REQUESTS', message: outcome.message });
     }

@@ -51,7 +51,7 @@ export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Pr
   async function readableChannel(request: FastifyRequest, name: string): Promise<Channel> {
     const channel = RESERVED_CHANNEL_NAMES.has(name) ? null : await core.channels.byName(name);
     if (!channel) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
-    if (!channel.isPublic) assertCan(await principalOf(request, core), 'read', channel);
+    if (!channel.isPublic) assertCan(await principalOf(request), 'read', channel);
     return channel;
   }
 
