@@ -3,14 +3,12 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from './config.js';
+import { requestPrincipal, splitUrlToken } from './auth/request-principal.js';
 import { createCore, type Core } from './core/core.js';
 import { loggerOptions } from './logger.js';
 import { graphqlRoutes } from './graphql/index.js';
-import { createAuthLimiter } from './rest/auth-limiter.js';
 import { installBodyDeadlines } from './rest/body-deadlines.js';
 import { registerErrorHandlers } from './rest/errors.js';
-import { urlTokens } from './rest/principal.js';
-import { Errors } from './errors.js';
 import { sessionRoutes } from './rest/session.js';
 import { uiRoutes } from './ui/plugin.js';
 import { fileRoutes } from './rest/files.js';
@@ -23,9 +21,6 @@ declare module 'fastify' {
     core: Core;
   }
 }
-
-/** Requests whose /t/<key>/ prefix did not decode (answered 400 before routing's handlers). */
-const badUrlTokens = new WeakSet<object>();
 
 export interface BuildOptions {
   /** Pino logger options, or false to silence (tests). Default: from config. */
@@ -68,19 +63,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     forceCloseConnections: 'idle',
     trustProxy: config.trustProxy,
     // conda sends keys as a URL prefix: /t/<key>/<channel>/<subdir>/<file>.
-    // The prefix is taken off before routing and the key kept for auth.
-    // A key that is not valid percent-encoding is answered 400 in onRequest
-    // below: a throw here would escape Node's 'request' event and end the process.
+    // The prefix is taken off before routing; auth/request-principal.ts reads
+    // the key from the URL as sent (and answers 400 in onRequest for one
+    // that is not valid percent-encoding: a throw here would escape Node's
+    // 'request' event and end the process).
     rewriteUrl: (req) => {
       const url = req.url ?? '/';
-      const m = /^\/t\/([^/]+)(\/.*)$/.exec(url);
-      if (!m) return url;
-      try {
-        urlTokens.set(req, decodeURIComponent(m[1]!));
-      } catch {
-        badUrlTokens.add(req);
-      }
-      return m[2]!;
+      return splitUrlToken(url)?.path ?? url;
     },
     // Router-level refusals (a path part that is not valid percent-encoding
     // or UTF-8, a parameter over the length limit) in our error format.
@@ -92,15 +81,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       });
     },
   });
-  app.addHook('onRequest', async (request) => {
-    if (badUrlTokens.has(request.raw)) throw new Errors.BAD_REQUEST('the key in the /t/<key>/ URL prefix is not valid percent-encoding');
-  });
   const core = await createCore(config, app.log);
   app.decorate('core', core);
   registerErrorHandlers(app);
+  // Before the body deadlines' hooks, so a bad /t/ key is refused first.
+  await app.register(requestPrincipal, { auth: core.auth });
   installBodyDeadlines(app, config);
   await app.register(cookie);
-  core.auth.useLimiter(await createAuthLimiter(app, { maxFailures: config.authFailuresPerMinute, windowMs: 60_000 }));
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   await app.register(uploadRoutes, { core });

@@ -9,6 +9,7 @@ import { CheckLanes } from './check-lane.js';
 import { csrfMatches, type SessionManager } from './sessions.js';
 import { isPublisherToken, type PublisherTokenVerifier } from './publisher-tokens.js';
 import { ANONYMOUS, type ChannelRole, type Principal, type User } from '../core/types.js';
+import type { WindowCounter } from '../core/window-counter.js';
 
 export type Credentials =
   | { kind: 'none' }
@@ -53,18 +54,6 @@ export function credentialsFrom(authorization: string | undefined, urlToken?: st
     return { kind: 'token', token: decoded.slice(colon + 1) };
   }
   return { kind: 'malformed' };
-}
-
-/**
- * Counts failed authentications per client address and per subject (an API
- * key id, a user signing in); see rest/auth-limiter.ts.
- */
-export interface FailureLimiter {
-  /** Seconds until the address may present unproven credentials again, or null when it may now. */
-  blockedFor(address: string): number | null;
-  /** Seconds until failures for the subject are answered 401 again, or null when they are now. */
-  subjectBlockedFor(subject: string): number | null;
-  recordFailure(address: string, subject?: string): Promise<void>;
 }
 
 /** A refusal: 'rate-limited' says how long to wait and why, for the 429 body. */
@@ -116,7 +105,6 @@ const BUSY: Refusal = {
  *   from any address.
  */
 export class Authenticator {
-  private limiter: FailureLimiter | null = null;
   private readonly lanes = new CheckLanes();
   private readonly verifiedFrom = new VerifiedAddresses();
 
@@ -125,11 +113,13 @@ export class Authenticator {
     private readonly sessions: SessionManager,
     private readonly publisherTokens: PublisherTokenVerifier,
     private readonly rolesOf: (userId: number) => Promise<ReadonlyMap<number, ChannelRole>>,
+    /**
+     * Failed authentications per client address and per subject (an API key
+     * id, a user signing in), in one counter: both key spaces share its
+     * window and its memory bound. Successes never count.
+     */
+    private readonly failures: WindowCounter,
   ) {}
-
-  useLimiter(limiter: FailureLimiter): void {
-    this.limiter = limiter;
-  }
 
   async authenticate(creds: Credentials, client: string): Promise<AuthOutcome> {
     if (creds.kind === 'none') return { ok: true, principal: ANONYMOUS };
@@ -139,7 +129,7 @@ export class Authenticator {
       if (!user) return { ok: true, principal: ANONYMOUS };
       return { ok: true, principal: { kind: 'user', user, roles: await this.rolesOf(user.id), key: null } };
     }
-    const blocked = this.limiter?.blockedFor(client) ?? null;
+    const blocked = this.failures.blockedFor(`address:${client}`);
     if (creds.kind === 'malformed') return this.refuse(client, blocked);
     if (isPublisherToken(creds.token)) {
       const principal = await this.publisherTokens.verify(creds.token);
@@ -163,7 +153,7 @@ export class Authenticator {
 
   /** The UI's password sign-in, under the same rules as API keys. */
   async signIn(login: string, password: string, client: string): Promise<SignInOutcome> {
-    const blocked = this.limiter?.blockedFor(client) ?? null;
+    const blocked = this.failures.blockedFor(`address:${client}`);
     const result = await this.sessions.signIn(login, password, this.policyFor(client, blocked, 'user'));
     if (result.ok) return result;
     if (result.why === 'busy') return BUSY;
@@ -188,9 +178,10 @@ export class Authenticator {
    * Counts a failure. The answer is 429 when the address, or the subject
    * the credential named, was already over its limit; otherwise 401.
    */
-  private async refuse(client: string, blocked: number | null, subject?: string): Promise<Refusal> {
-    const subjectBlocked = subject === undefined ? null : (this.limiter?.subjectBlockedFor(subject) ?? null);
-    await this.limiter?.recordFailure(client, subject);
+  private refuse(client: string, blocked: number | null, subject?: string): Refusal {
+    const subjectBlocked = subject === undefined ? null : this.failures.blockedFor(`subject:${subject}`);
+    this.failures.count(`address:${client}`);
+    if (subject !== undefined) this.failures.count(`subject:${subject}`);
     if (blocked !== null) {
       return { ok: false, reason: 'rate-limited', retryAfterSeconds: blocked, message: `too many failed authentications from this address; try again in ${blocked} s` };
     }

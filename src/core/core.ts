@@ -30,6 +30,7 @@ import { recover, settleAbandonedIntents } from './recovery.js';
 import { ServingService } from './serving.js';
 import { UserService } from './users.js';
 import { sortVersionsDesc } from './versions.js';
+import { WindowCounter } from './window-counter.js';
 
 export interface Core {
   config: Config;
@@ -100,7 +101,10 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     store,
     verifier,
     sessions,
-    auth: new Authenticator(verifier, sessions, new PublisherTokenVerifier(repos.oidc), (userId) => repos.channels.rolesOfUser(userId)),
+    auth: new Authenticator(
+      verifier, sessions, new PublisherTokenVerifier(repos.oidc), (userId) => repos.channels.rolesOfUser(userId),
+      new WindowCounter({ max: config.authFailuresPerMinute, windowMs: 60_000 }),
+    ),
     tempDir,
     owner,
     readCache: null,

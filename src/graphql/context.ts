@@ -8,7 +8,6 @@ import type { Channel, PackageRow, Principal, User } from '../core/types.js';
 import { ANONYMOUS } from '../core/types.js';
 import type { PackageKey, PackageListRow } from '../db/repositories.js';
 import { packageKeyString } from '../db/sqlite/catalog.js';
-import { authenticate } from '../rest/principal.js';
 
 export interface GqlContext {
   core: Core;
@@ -54,7 +53,7 @@ function loaders(core: Core): RequestLoaders {
 export async function buildContext(core: Core, request: FastifyRequest): Promise<GqlContext> {
   // A bad or missing key is not an HTTP error on GraphQL: the caller is
   // anonymous (viewer: null), which is how pixi/rattler validate a token.
-  const outcome = await authenticate(request, core);
+  const outcome = await request.authOutcome;
   const principal = outcome.ok ? outcome.principal : ANONYMOUS;
   return { core, principal, baseUrl: `${request.protocol}://${request.host}`, batch: loaders(core) };
 }

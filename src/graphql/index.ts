@@ -4,7 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { GraphQLError, validate, type DocumentNode } from 'graphql';
 import mercurius from 'mercurius';
 import type { Core } from '../core/core.js';
-import { authenticate } from '../rest/principal.js';
+import { WindowCounter } from '../core/window-counter.js';
 import { buildContext } from './context.js';
 import { queryLimitsRule } from './cost.js';
 import { MAX_DOCUMENT_TOKENS, parseBounded } from './document-limits.js';
@@ -15,7 +15,6 @@ import { Mutation } from './mutation.js';
 import { Query } from './query.js';
 import { schema } from './schema.js';
 import { typeResolvers } from './types.js';
-import { createWindowLimit } from '../rest/window-limit.js';
 
 /** POST bodies (query, variables and all): room for 1,000 batch entries, not for a flood. */
 export const GRAPHQL_BODY_LIMIT_BYTES = 256 * 1024;
@@ -50,10 +49,10 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
   // body); an address that keeps sending them is answered 429 for the rest
   // of its minute, before its body is read or parsed. Well-formed queries
   // never count, nor do answers that are not 400/413.
-  const refusals = await createWindowLimit(app, { max: opts.core.config.graphqlRefusalsPerMinute, windowMs: 60_000 });
+  const refusals = new WindowCounter({ max: opts.core.config.graphqlRefusalsPerMinute, windowMs: 60_000 });
   app.addHook('onRequest', async (request, reply) => {
     if (!isGraphqlRequest(request)) return;
-    const seconds = refusals.blockedFor(`graphql:${request.ip}`);
+    const seconds = refusals.blockedFor(request.ip);
     if (seconds === null) return;
     return reply.code(429).header('retry-after', String(seconds)).send({
       error: 'TOO_MANY_REQUESTS',
@@ -61,7 +60,7 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
     });
   });
   app.addHook('onResponse', async (request, reply) => {
-    if (isGraphqlRequest(request) && (reply.statusCode === 400 || reply.statusCode === 413)) await refusals.count(`graphql:${request.ip}`);
+    if (isGraphqlRequest(request) && (reply.statusCode === 400 || reply.statusCode === 413)) refusals.count(request.ip);
   });
   // The prefix.dev docs' curl example posts JSON without a Content-Type, so
   // curl labels it application/x-www-form-urlencoded: read it as JSON.
@@ -79,7 +78,7 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
   // (Answered here: mercurius' own error handler would wrap a thrown error in a 200.)
   app.addHook('preHandler', async (request, reply) => {
     if (!isGraphqlRequest(request)) return;
-    const outcome = await authenticate(request, opts.core);
+    const outcome = await request.authOutcome;
     if (!outcome.ok && outcome.reason === 'rate-limited') {
       return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds)).send({ error: 'TOO_MANY_REQUESTS', message: outcome.message });
     }

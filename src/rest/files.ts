@@ -35,7 +35,7 @@ function acceptsGzip(request: FastifyRequest): boolean {
 export async function fileRoutes(app: FastifyInstance, opts: { core: Core }): Promise<void> {
   const { serving } = opts.core;
   // Who asks is learnt only when the answer depends on it (a private channel).
-  const who = (request: FastifyRequest) => () => principalOf(request, opts.core);
+  const who = (request: FastifyRequest) => () => principalOf(request);
 
   app.get<FileRoute>('/:channel/:subdir/:filename', async (request, reply) => {
     const { channel, subdir, filename } = request.params;

@@ -20,7 +20,7 @@ export async function manageRoutes(app: FastifyInstance, opts: { core: Core }): 
   app.delete<{ Params: { channel: string; subdir: string; filename: string } }>(
     '/api/v1/delete/:channel/:subdir/:filename',
     async (request, reply) => {
-      const principal = await principalOf(request, core);
+      const principal = await principalOf(request);
       const { channel, subdir, filename } = request.params;
       await core.packages.delete(principal, channel, subdir, filename);
       request.log.info({ channel, subdir, filename }, 'package deleted');
@@ -31,7 +31,7 @@ export async function manageRoutes(app: FastifyInstance, opts: { core: Core }): 
   app.post<{ Params: { channel: string; subdir: string } }>(
     '/api/v1/reindex/:channel/:subdir',
     async (request, reply) => {
-      const principal = await principalOf(request, core);
+      const principal = await principalOf(request);
       const channel = await core.channels.resolve(principal, request.params.channel, 'reindex');
       const subdir = validateSubdir(request.params.subdir);
       const log = request.log;

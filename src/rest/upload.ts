@@ -59,7 +59,7 @@ export async function uploadRoutes(app: FastifyInstance, opts: { core: Core }): 
       querystring: { type: 'object', properties: { force: { type: 'string' } } },
     },
   }, async (request, reply) => {
-    const principal = await principalOf(request, core);
+    const principal = await principalOf(request);
     const force = request.query.force === 'true' || request.query.force === '1';
     const channelName = request.params.channel;
     const expectedSha256 = header(request, 'x-file-sha256');
