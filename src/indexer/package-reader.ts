@@ -7,8 +7,9 @@ import yauzl from 'yauzl';
 import { Decompress } from 'fzstd';
 import { extract as tarExtract, type ExtractEvents, type Header } from 'tar-stream';
 import { Errors, isAppError } from '../errors.js';
-import { indexJsonProblem, jsonTooDeep } from './index-json.js';
-import { boundZstdWindows, ZstdFrameError } from './zstd-frames.js';
+import { indexJsonProblem } from '../conda/index-json.js';
+import { jsonTooDeep } from '../conda/json-depth.js';
+import { boundZstdWindows, ZstdFrameError } from '../conda/zstd-frames.js';
 
 export type PackageFormat = 'conda' | 'tar.bz2';
 

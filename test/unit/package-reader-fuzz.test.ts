@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isAppError } from '../../src/errors.js';
-import { indexJsonProblem } from '../../src/indexer/index-json.js';
+import { indexJsonProblem } from '../../src/conda/index-json.js';
 import { readPackageMetadata, type PackageFormat } from '../../src/indexer/package-reader.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 
