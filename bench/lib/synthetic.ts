@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parsePackageFilename } from '../../src/core/conda-names.js';
+import { parsePackageFilename } from '../../src/conda/package-filename.js';
 import type { PackageFile } from '../../src/core/types.js';
 import { readPackageMetadata } from '../../src/indexer/package-reader.js';
 import { buildRecord, canonicalJson } from '../../src/indexer/repodata.js';

@@ -12,6 +12,9 @@
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { assertCan } from '../auth/policy.js';
+import { validateChannelName } from '../conda/channel-names.js';
+import { checkIndexMatchesFilename, parsePackageFilename } from '../conda/package-filename.js';
+import { subdirOf, validateSubdir } from '../conda/subdirs.js';
 import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import { readPackageMetadata } from '../indexer/package-reader.js';
@@ -22,7 +25,6 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { storageOp } from '../storage/faults.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
 import { checkAttestation } from './attestations.js';
-import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateChannelName, validateSubdir } from './conda-names.js';
 import type { AuditLog } from './audit.js';
 import { hashFile } from './hash-file.js';
 import { withLocalCopy } from './stored-file.js';

@@ -32,7 +32,7 @@
 // default; not NOCASE, not a locale collation). JS's `<` compares UTF-16 code
 // units, which differs from code-point order only for characters above
 // U+FFFF versus U+E000..U+FFFF; compareCodePoints() below gets that right too.
-// Valid package file names are ASCII (core/conda-names.ts), where all three
+// Valid package file names are ASCII (conda/package-filename.ts), where all three
 // orders agree.
 //
 // better-sqlite3 note: while a `.iterate()` cursor is open, that connection
@@ -331,7 +331,7 @@ export class RepodataText {
  * Streams repodata.json for one subdir as string chunks whose concatenation is
  * exactly what conda-index writes; see the streaming contract at the top of
  * this file. `removed` (filenames) is copied, de-duplicated and sorted.
- * The caller is responsible for `subdir` being valid (core/conda-names.ts).
+ * The caller is responsible for `subdir` being valid (conda/subdirs.ts).
  * @throws Error if an entry is out of order, duplicated, or in the wrong map.
  */
 export function* repodataChunks(
