@@ -13,7 +13,8 @@ import path from 'node:path';
 import { parsePackageFilename } from '../../src/conda/package-filename.js';
 import type { PackageFile } from '../../src/core/types.js';
 import { readPackageMetadata } from '../../src/indexer/package-reader.js';
-import { buildRecord, canonicalJson } from '../../src/indexer/repodata.js';
+import { canonicalJson } from '../../src/conda/canonical-json.js';
+import { buildRecord } from '../../src/conda/repodata-record.js';
 import { fixturesDir } from '../../test/helpers/paths.js';
 
 export interface Template {

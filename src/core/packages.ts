@@ -12,14 +12,15 @@
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { assertCan } from '../auth/policy.js';
+import { canonicalJson } from '../conda/canonical-json.js';
 import { validateChannelName } from '../conda/channel-names.js';
 import { checkIndexMatchesFilename, parsePackageFilename } from '../conda/package-filename.js';
+import { postInstallFlags } from '../conda/post-install-flags.js';
+import { buildRecord } from '../conda/repodata-record.js';
 import { subdirOf, validateSubdir } from '../conda/subdirs.js';
 import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import { readPackageMetadata } from '../indexer/package-reader.js';
-import { postInstallFlags } from '../indexer/channeldata.js';
-import { buildRecord, canonicalJson } from '../indexer/repodata.js';
 import { storedRecordProblem } from './stored-metadata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { storageOp } from '../storage/faults.js';
