@@ -2,10 +2,9 @@
 // §A1.2; checked against fixtures/conda-index/*/repodata.json in
 // test/unit/repodata.test.ts). Pure: no I/O, no database.
 //
-// Records: conda/repodata-record.ts builds them at upload, and
-// conda/canonical-json.ts (Python's json.dumps(sort_keys=True,
-// separators=(",", ":")) with the default ensure_ascii=True) serialises them
-// and everything here. Top level:
+// Records are built once, at upload (conda/repodata-record.ts); all JSON text
+// is conda/canonical-json.ts's, i.e. Python's json.dumps(sort_keys=True,
+// separators=(",", ":")) with the default ensure_ascii=True. Top level:
 //   {"info":{"subdir":S},"packages":{…},"packages.conda":{…},"removed":[…],"repodata_version":1}
 //
 // STREAMING CONTRACT (repodataChunks)
