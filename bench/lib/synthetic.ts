@@ -10,10 +10,11 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { parsePackageFilename } from '../../src/core/conda-names.js';
+import { canonicalJson } from '../../src/conda/canonical-json.js';
+import { parsePackageFilename } from '../../src/conda/package-filename.js';
+import { readPackageMetadata } from '../../src/conda/package-reader.js';
+import { buildRecord } from '../../src/conda/repodata-record.js';
 import type { PackageFile } from '../../src/core/types.js';
-import { readPackageMetadata } from '../../src/indexer/package-reader.js';
-import { buildRecord, canonicalJson } from '../../src/indexer/repodata.js';
 import { fixturesDir } from '../../test/helpers/paths.js';
 
 export interface Template {

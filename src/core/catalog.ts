@@ -1,6 +1,7 @@
 // Read-side operations behind GraphQL: listings with filters, ordering and
 // paging, and per-package facts (versions, latest version, about.json
 // fields). Every method takes many keys at once so resolvers can batch.
+import { sortVersionsDesc } from '../conda/version-order.js';
 import type {
   CatalogRepository, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOptions,
   VariantOrderField, VersionRow,
@@ -10,7 +11,6 @@ import { Errors } from '../errors.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from './types.js';
-import { sortVersionsDesc } from './versions.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 500;

@@ -9,6 +9,7 @@ import { Authenticator } from '../auth/authenticate.js';
 import { SessionManager } from '../auth/sessions.js';
 import { OidcVerifier } from '../auth/oidc-verifier.js';
 import { PublisherTokenVerifier } from '../auth/publisher-tokens.js';
+import { sortVersionsDesc } from '../conda/version-order.js';
 import type { Config } from '../config.js';
 import type { Repositories } from '../db/repositories.js';
 import { createRepositories } from '../db/index.js';
@@ -29,7 +30,6 @@ import { setAsideInvalidRecords } from './stored-metadata.js';
 import { recover, settleAbandonedIntents } from './recovery.js';
 import { ServingService } from './serving.js';
 import { UserService } from './users.js';
-import { sortVersionsDesc } from './versions.js';
 import { WindowCounter } from './window-counter.js';
 
 export interface Core {

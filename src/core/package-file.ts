@@ -1,10 +1,11 @@
 // The one way a package's database row is made from what was read of it:
 // an upload and a rescan of files found on storage must describe a file
 // alike (a rescan once lost hasAttestation by building its own copy).
-import { postInstallFlags } from '../indexer/channeldata.js';
-import type { PackageMetadata } from '../indexer/package-reader.js';
-import { buildRecord, canonicalJson } from '../indexer/repodata.js';
-import type { parsePackageFilename } from './conda-names.js';
+import { canonicalJson } from '../conda/canonical-json.js';
+import type { parsePackageFilename } from '../conda/package-filename.js';
+import type { PackageMetadata } from '../conda/package-reader.js';
+import { postInstallFlags } from '../conda/post-install-flags.js';
+import { buildRecord } from '../conda/repodata-record.js';
 import type { PackageFile } from './types.js';
 
 export interface FileFacts {

@@ -11,15 +11,16 @@
 // file before it is in place.
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { checkIndexMatchesFilename, parsePackageFilename } from '../conda/package-filename.js';
+import { readPackageMetadata } from '../conda/package-reader.js';
+import { subdirOf, validateSubdir } from '../conda/subdirs.js';
 import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
-import { readPackageMetadata } from '../indexer/package-reader.js';
 import { storedRecordProblem } from './stored-metadata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { storageOp } from '../storage/faults.js';
 import { attestationKey, packageKey, subdirKey } from '../storage/keys.js';
 import { checkAttestation } from './attestations.js';
-import { checkIndexMatchesFilename, parsePackageFilename, subdirOf, validateSubdir } from './conda-names.js';
 import type { AuditLog } from './audit.js';
 import type { ChannelService } from './channels.js';
 import { hashFile } from './hash-file.js';

@@ -12,7 +12,8 @@ import type { ObjectRead, ObjectStat, ObjectStore } from '../storage/object-stor
 import type { LocalReadCache } from '../storage/read-cache.js';
 import { attestationKey, channeldataKey, indexKey, packageKey, shardKey } from '../storage/keys.js';
 import type { ChannelService, PrincipalSource } from './channels.js';
-import { parsePackageFilename, validateSubdir } from './conda-names.js';
+import { parsePackageFilename } from '../conda/package-filename.js';
+import { validateSubdir } from '../conda/subdirs.js';
 import type { PackageService } from './packages.js';
 import type { Channel } from './types.js';
 

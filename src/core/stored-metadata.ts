@@ -5,7 +5,7 @@
 // and `channeld check` lists them all. Unyanking one is refused.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Repositories } from '../db/repositories.js';
-import { indexJsonProblem, type MetadataProblem } from '../indexer/index-json.js';
+import { indexJsonProblem, type MetadataProblem } from '../conda/index-json.js';
 
 export interface InvalidRecord extends MetadataProblem {
   channelId: number;

@@ -3,7 +3,7 @@
 import { manageAccess, mayListUsers, maySeeAdminFlag, readScope } from '../auth/policy.js';
 import { Errors } from '../errors.js';
 import { pageRequest } from '../core/catalog.js';
-import { parsePackageFilename } from '../core/conda-names.js';
+import { parsePackageFilename } from '../conda/package-filename.js';
 import type { ChannelFilter, Channel, PackageFilter, UserFilter } from '../core/types.js';
 import type { ChannelOrderField, PackageOrderField } from '../db/repositories.js';
 import type { GqlContext } from './context.js';

@@ -4,7 +4,7 @@
 // seconds; in a worker none of that holds the server's event loop.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { sortVersionsDesc } from '../core/versions.js';
+import { sortVersionsDesc } from '../conda/version-order.js';
 import { SqliteCatalogRepository } from '../db/sqlite/catalog.js';
 import { channeldataFromCatalog } from './channeldata.js';
 import { runInBackground } from './worker-thread.js';

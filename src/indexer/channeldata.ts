@@ -4,8 +4,9 @@
 // timestamp), install-script flags OR'ed over every build, run_exports by
 // version, the newest timestamp in seconds, and the subdirs it is in.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { canonicalJson } from '../conda/canonical-json.js';
+import { FLAG_NAMES } from '../conda/post-install-flags.js';
 import type { CatalogRepository } from '../db/repositories.js';
-import { canonicalJson } from './repodata.js';
 
 /** Names handled between two yields to the event loop. */
 const YIELD_EVERY = 512;
@@ -27,26 +28,6 @@ export interface ChanneldataVersion {
 export interface ChanneldataAbout {
   aboutJson: string | null;
   indexJson: string;
-}
-
-export const FLAG_NAMES = ['activate.d', 'binary_prefix', 'deactivate.d', 'post_link', 'pre_link', 'pre_unlink', 'text_prefix'] as const;
-export type PostInstallFlags = Record<(typeof FLAG_NAMES)[number], boolean>;
-
-/** The CEP-38 flags a package's info/paths.json implies. */
-export function postInstallFlags(paths: Array<Record<string, unknown>> | null): PostInstallFlags {
-  const flags = Object.fromEntries(FLAG_NAMES.map((f) => [f, false])) as PostInstallFlags;
-  for (const p of paths ?? []) {
-    const path = typeof p._path === 'string' ? p._path : '';
-    if (path.startsWith('etc/conda/activate.d/')) flags['activate.d'] = true;
-    if (path.startsWith('etc/conda/deactivate.d/')) flags['deactivate.d'] = true;
-    const script = /(?:^|\/)\.[^/]+-(post-link|pre-link|pre-unlink)\.(?:sh|bat)$/.exec(path);
-    if (script) flags[script[1]!.replace('-', '_') as 'post_link' | 'pre_link' | 'pre_unlink'] = true;
-    if (typeof p.prefix_placeholder === 'string' && p.prefix_placeholder !== '') {
-      if (p.file_mode === 'binary') flags.binary_prefix = true;
-      else flags.text_prefix = true;
-    }
-  }
-  return flags;
 }
 
 const TEXT_FIELDS = ['description', 'dev_url', 'doc_url', 'doc_source_url', 'home', 'license', 'source_git_url', 'source_url', 'summary'] as const;

@@ -7,8 +7,9 @@
 // reader threads). Errors come back as the catalogue's own (Errors.*).
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import type { PackageFormat } from '../conda/package-filename.js';
+import type { PackageMetadata } from '../conda/package-reader.js';
 import { Errors } from '../errors.js';
-import type { PackageFormat, PackageMetadata } from './package-reader.js';
 import type { ReadReply, ReadRequest } from './package-reader-worker.js';
 import { startWorker } from './worker-thread.js';
 

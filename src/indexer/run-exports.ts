@@ -2,7 +2,7 @@
 //   {"info":{"subdir":S,"version":1},"packages":{fn:{"run_exports":…}},"packages.conda":{…}}
 // Every package is listed, {} when it has none; the value is the package's
 // info/run_exports.json as it is (CEP-12 forbids patching it).
-import { canonicalJson } from './repodata.js';
+import { canonicalJson } from '../conda/canonical-json.js';
 
 function runExportsOf(text: string | null): unknown {
   if (text === null) return {};

@@ -11,7 +11,7 @@
 // rescans in the background.
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../core/core.js';
-import { validateSubdir } from '../core/conda-names.js';
+import { validateSubdir } from '../conda/subdirs.js';
 import { principalOf } from './principal.js';
 
 export async function manageRoutes(app: FastifyInstance, opts: { core: Core }): Promise<void> {

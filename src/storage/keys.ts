@@ -1,10 +1,12 @@
 // Storage keys. Every part of a key passes the same validator the door uses
-// (core/conda-names.ts): a name storage would refuse is one the API refused
+// (src/conda/): a name storage would refuse is one the API refused
 // with 400 before, and a name the API accepted always has a key. A part that
 // fails here throws that validator's 400 error; in the indexer (a record
 // stored before a rule was tightened) it fails the pass, which backs off.
 import { Errors } from '../errors.js';
-import { parsePackageFilename, validateChannelName, validateSubdir } from '../core/conda-names.js';
+import { validateChannelName } from '../conda/channel-names.js';
+import { parsePackageFilename } from '../conda/package-filename.js';
+import { validateSubdir } from '../conda/subdirs.js';
 
 // The server's own index file names (repodata.json, repodata_shards.msgpack.zst, …).
 const INDEX_FILE_RE = /^[a-z][a-z0-9_]*(?:\.[a-z0-9]+)+$/;

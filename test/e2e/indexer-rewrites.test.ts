@@ -15,7 +15,8 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { backendEnv } from '../helpers/backends.js';
 import type { PackageFile } from '../../src/core/types.js';
-import { buildRecord, canonicalJson } from '../../src/indexer/repodata.js';
+import { canonicalJson } from '../../src/conda/canonical-json.js';
+import { buildRecord } from '../../src/conda/repodata-record.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { tempDataDir, waitFor } from '../helpers/server.js';
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PackageRecord } from '@conda-org/rattler';
-import { indexJsonProblem } from '../../src/indexer/index-json.js';
+import { indexJsonProblem } from '../../src/conda/index-json.js';
 
 /** Problems found in the generation files (…/_index/<gen>-repodata.json) under dataDir/channels. */
 export function repodataProblems(dataDir: string): string[] {

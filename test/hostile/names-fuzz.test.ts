@@ -6,7 +6,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { isAppError } from '../../src/errors.js';
-import { parsePackageFilename, validateChannelName, validateSubdir } from '../../src/core/conda-names.js';
+import { validateChannelName } from '../../src/conda/channel-names.js';
+import { parsePackageFilename } from '../../src/conda/package-filename.js';
+import { validateSubdir } from '../../src/conda/subdirs.js';
 import { channelKey, packageKey, subdirKey } from '../../src/storage/keys.js';
 
 const RUNS = { numRuns: 2000, seed: 14 };

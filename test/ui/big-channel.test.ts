@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Browser, BrowserContext } from 'playwright-core';
 import type { PackageFile } from '../../src/core/types.js';
-import { buildRecord, canonicalJson } from '../../src/indexer/repodata.js';
+import { canonicalJson } from '../../src/conda/canonical-json.js';
+import { buildRecord } from '../../src/conda/repodata-record.js';
 import { assertTwoRoundTrips, buildUi, launchBrowser, loadPage, newContext, screenshot } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 

@@ -3,14 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  RESERVED_CHANNEL_NAMES,
-  checkIndexMatchesFilename,
-  parsePackageFilename,
-  subdirOf,
-  validateChannelName,
-  validateSubdir,
-} from '../../src/core/conda-names.js';
+import { RESERVED_CHANNEL_NAMES, validateChannelName } from '../../src/conda/channel-names.js';
+import { checkIndexMatchesFilename, parsePackageFilename } from '../../src/conda/package-filename.js';
+import { subdirOf, validateSubdir } from '../../src/conda/subdirs.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtures = path.resolve(repoRoot, '../shared/fixtures');

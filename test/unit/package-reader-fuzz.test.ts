@@ -10,8 +10,9 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { isAppError } from '../../src/errors.js';
-import { indexJsonProblem } from '../../src/indexer/index-json.js';
-import { readPackageMetadata, type PackageFormat } from '../../src/indexer/package-reader.js';
+import { indexJsonProblem } from '../../src/conda/index-json.js';
+import type { PackageFormat } from '../../src/conda/package-filename.js';
+import { readPackageMetadata } from '../../src/conda/package-reader.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'channeld-reader-fuzz-'));

@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readPackageMetadata, type PackageFormat } from '../../src/indexer/package-reader.js';
+import type { PackageFormat } from '../../src/conda/package-filename.js';
+import { readPackageMetadata } from '../../src/conda/package-reader.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fixtures = path.resolve(repoRoot, '../shared/fixtures');

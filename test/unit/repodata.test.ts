@@ -3,13 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canonicalJson, compareCodePoints } from '../../src/conda/canonical-json.js';
+import { DROPPED_INDEX_FIELDS, buildRecord } from '../../src/conda/repodata-record.js';
 import {
-  DROPPED_INDEX_FIELDS,
   REPODATA_CHUNK_CHARS,
-  buildRecord,
   buildRepodataJson,
-  canonicalJson,
-  compareCodePoints,
   repodataChunks,
   type RepodataEntry,
 } from '../../src/indexer/repodata.js';

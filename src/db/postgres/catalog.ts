@@ -11,7 +11,8 @@ import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
 import { packagePages, type RankedPackageRow } from '../package-pages.js';
-import { FLAG_NAMES, type ChanneldataAbout, type ChanneldataVersion } from '../../indexer/channeldata.js';
+import { FLAG_NAMES } from '../../conda/post-install-flags.js';
+import type { ChanneldataAbout, ChanneldataVersion } from '../../indexer/channeldata.js';
 import { type ChannelRow, toChannel } from '../sqlite/channels.js';
 import { packageKeyString } from '../sqlite/catalog.js';
 import type { FieldMap } from '../sqlite/filters.js';

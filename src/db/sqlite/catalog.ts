@@ -13,7 +13,8 @@ import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
 import { packagePages, type RankedPackageRow } from '../package-pages.js';
-import { FLAG_NAMES, type ChanneldataAbout, type ChanneldataVersion } from '../../indexer/channeldata.js';
+import { FLAG_NAMES } from '../../conda/post-install-flags.js';
+import type { ChanneldataAbout, ChanneldataVersion } from '../../indexer/channeldata.js';
 import { type ChannelRow, toChannel } from './channels.js';
 import { filterSql, SqlParams, trigramSimilarity } from './filters.js';
 import { toPackageRow } from './packages.js';
