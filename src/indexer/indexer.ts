@@ -30,8 +30,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, Repositories } from '../db/repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { SHARD_INDEX_FILE, attestationKey, channeldataKey, indexFolderKey, packageKey, shardKey } from '../storage/keys.js';
+import { channeldataKey } from '../storage/keys.js';
 import { channeldataFromCatalog } from './channeldata.js';
+import { Collector } from './collector.js';
 import type { FullPassWritten } from './full-pass-in-worker.js';
 import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
 import { ShardIndexEntries } from './shards.js';
@@ -60,11 +61,6 @@ export interface IndexerOptions {
 type Kind = IndexKind;
 interface Job { ref: SubdirRef; kind: Kind }
 
-/** Variants of a generation and the pointer that keeps them alive. */
-const SHARD_VARIANTS = new Set([SHARD_INDEX_FILE]);
-
-const SHARD_COLLECTION_INTERVAL_MS = 10 * 60_000;
-
 /** Names per channeldata.json query: a few milliseconds of work at a time. */
 const CHANNELDATA_NAMES_PER_READ = 32;
 
@@ -83,8 +79,7 @@ export class Indexer {
   private readonly channeldataTimers = new Map<number, { timer: NodeJS.Timeout; channel: string }>();
   /** Per subdir: the live shards of the shard index this process published last (sha256 of that index). */
   private readonly liveShards = new Map<string, { sha256: string; live: ShardIndexEntries }>();
-  /** When each subdir's superseded shards were last looked for (per process; a week's grace makes this lazy). */
-  private readonly shardsCollectedAt = new Map<string, number>();
+  private readonly collector: Collector;
   /** Channels whose channeldata.json rebuild waits on its lane (a second request joins the waiting one). */
   private readonly channeldataQueued = new Set<number>();
   /** The rebuild running on the lane now. */
@@ -115,7 +110,9 @@ export class Indexer {
     private readonly store: ObjectStore,
     private readonly log: FastifyBaseLogger,
     private readonly opts: IndexerOptions,
-  ) {}
+  ) {
+    this.collector = new Collector(repos, store);
+  }
 
   /** Starts the poll for changes made elsewhere, and catches up on what is dirty now. */
   start(): void {
@@ -312,11 +309,7 @@ export class Indexer {
       await renewing; // a renewal landing after the release would hold the subdir until expiry
       await this.repos.indexState.releaseLease(ref, kind, this.opts.owner);
     }
-    for (const d of deletions) {
-      await this.store.delete(packageKey(d.channel, d.subdir, d.filename));
-      await this.store.delete(attestationKey(d.channel, d.subdir, d.filename));
-    }
-    await this.repos.indexState.forgetDeletions(deletions.map((d) => d.id));
+    await this.collector.deletedPackages(deletions);
     const after = await this.repos.indexState.get(ref.channelId, ref.subdir);
     return after !== null && (kind === 'full' ? after.indexedRevision : after.shardsRevision) < after.revision;
   }
@@ -352,17 +345,8 @@ export class Indexer {
       const sha256 = await writeShardIndex(this.store, ref, revision, live);
       const deletions = await this.repos.indexState.publishShardIndex(ref, this.opts.owner, { revision, sha256 });
       this.liveShards.set(key, { sha256, live });
-      // Superseded shards live a week; looking for expired ones scans the
-      // subdir's shard files (15 ms at 18.6k names), so it is done at most
-      // every ten minutes, not on every upload's path.
-      if (now - (this.shardsCollectedAt.get(key) ?? 0) >= SHARD_COLLECTION_INTERVAL_MS) {
-        this.shardsCollectedAt.set(key, now);
-        for (const old of await this.repos.indexState.collectableShards(ref, now)) {
-          await this.store.delete(shardKey(ref.channel, ref.subdir, old));
-          await this.repos.indexState.forgetShardFile(ref, old);
-        }
-      }
-      await this.collectOldGenerations(ref);
+      await this.collector.expiredShards(ref, now);
+      await this.collector.oldGenerations(ref);
       this.shardPasses++;
       this.log.debug({ channel: ref.channel, subdir: ref.subdir, revision, shards: changed.length, names: live.size,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'shards written');
@@ -377,7 +361,7 @@ export class Indexer {
       const deletions = await this.repos.indexState.finishIndex(ref, this.opts.owner, {
         revision, sha256: written.sha256, sizeBytes: written.sizeBytes, at: Date.now(),
       });
-      await this.collectOldGenerations(ref);
+      await this.collector.oldGenerations(ref);
       this.rewrites++;
       this.scheduleChanneldata(ref);
       this.log.info({ channel: ref.channel, subdir: ref.subdir, revision, records, sizeBytes: written.sizeBytes,
@@ -454,30 +438,6 @@ export class Indexer {
       this.log.error({ err, channel }, 'channeldata.json write failed');
     } finally {
       this.channeldataCostMs.set(channelId, performance.now() - started);
-    }
-  }
-
-  /** Per variant, keeps the live generation and the one before it (a reader may have just looked it up). */
-  private async collectOldGenerations(ref: SubdirRef): Promise<void> {
-    const state = await this.repos.indexState.get(ref.channelId, ref.subdir);
-    if (!state) return;
-    const folder = indexFolderKey(ref.channel, ref.subdir);
-    const byVariant = new Map<string, number[]>();
-    for (const name of await this.store.list(folder)) {
-      const m = /^(\d+)-(.+)$/.exec(name);
-      if (!m) continue;
-      const base = m[2]!.replace(/\.gz$/, '');
-      byVariant.set(base, [...(byVariant.get(base) ?? []), Number(m[1])]);
-    }
-    for (const [variant, gens] of byVariant) {
-      const live = SHARD_VARIANTS.has(variant) ? state.shardsRevision : state.indexedRevision;
-      const older = gens.filter((g) => g < live).sort((a, b) => a - b);
-      const keep = new Set([live, older.at(-1)]);
-      for (const g of new Set(gens)) {
-        if (g >= live || keep.has(g)) continue;
-        await this.store.delete(`${folder}/${g}-${variant}`);
-        await this.store.delete(`${folder}/${g}-${variant}.gz`);
-      }
     }
   }
 }
