@@ -30,8 +30,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, Repositories } from '../db/repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
-import { channeldataKey } from '../storage/keys.js';
-import { channeldataFromCatalog } from './channeldata.js';
+import { ChanneldataLane } from './channeldata-lane.js';
 import { Collector } from './collector.js';
 import type { FullPassWritten } from './full-pass-in-worker.js';
 import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
@@ -61,9 +60,6 @@ export interface IndexerOptions {
 type Kind = IndexKind;
 interface Job { ref: SubdirRef; kind: Kind }
 
-/** Names per channeldata.json query: a few milliseconds of work at a time. */
-const CHANNELDATA_NAMES_PER_READ = 32;
-
 /** How often indexNow looks again while another process holds the subdir's lease. */
 const INDEX_NOW_RETRY_MS = 50;
 
@@ -76,16 +72,10 @@ export class Indexer {
   private readonly timers = new Map<string, { timer: NodeJS.Timeout; job: Job }>();
   private readonly running = new Map<string, Promise<unknown>>();
   private readonly again = new Map<string, Job>();
-  private readonly channeldataTimers = new Map<number, { timer: NodeJS.Timeout; channel: string }>();
   /** Per subdir: the live shards of the shard index this process published last (sha256 of that index). */
   private readonly liveShards = new Map<string, { sha256: string; live: ShardIndexEntries }>();
   private readonly collector: Collector;
-  /** Channels whose channeldata.json rebuild waits on its lane (a second request joins the waiting one). */
-  private readonly channeldataQueued = new Set<number>();
-  /** The rebuild running on the lane now. */
-  private channeldataNow: { channelId: number; done: Promise<void> } | null = null;
-  /** Wall time of each channel's last channeldata.json rebuild. */
-  private readonly channeldataCostMs = new Map<number, number>();
+  private readonly channeldata: ChanneldataLane;
   /** Passes that failed last time: how often in a row, and when they may run again. */
   private readonly backingOff = new Map<string, { failures: number; retryAt: number }>();
   private pollTimer: NodeJS.Timeout | null = null;
@@ -96,9 +86,7 @@ export class Indexer {
   // (kilobytes) never waits behind a full rewrite, and neither waits behind
   // channeldata.json (seconds at conda-forge size). Each pass reads its own
   // snapshot connection and holds its own kind of lease.
-  private readonly lanes: Record<Kind | 'channeldata', Promise<unknown>> = {
-    shards: Promise.resolve(), full: Promise.resolve(), channeldata: Promise.resolve(),
-  };
+  private readonly lanes: Record<Kind, Promise<unknown>> = { shards: Promise.resolve(), full: Promise.resolve() };
   /** Full rewrites done (tests and benchmarks read it). */
   rewrites = 0;
   shardPasses = 0;
@@ -112,6 +100,12 @@ export class Indexer {
     private readonly opts: IndexerOptions,
   ) {
     this.collector = new Collector(repos, store);
+    this.channeldata = new ChanneldataLane(repos, store, log, {
+      debounceMs: opts.channeldataDebounceMs ?? 1000,
+      newestFirst: opts.newestFirst,
+      ...(opts.buildChanneldata ? { build: opts.buildChanneldata } : {}),
+      shardPassesIdle: () => this.shardPassesIdle(),
+    });
   }
 
   /** Starts the poll for changes made elsewhere, and catches up on what is dirty now. */
@@ -186,15 +180,9 @@ export class Indexer {
     }
     for (const key of this.again.keys()) if (key.startsWith(prefix)) this.again.delete(key);
     for (const key of this.backingOff.keys()) if (key.startsWith(prefix)) this.backingOff.delete(key);
-    const cd = this.channeldataTimers.get(channelId);
-    if (cd) clearTimeout(cd.timer);
-    this.channeldataTimers.delete(channelId);
+    this.channeldata.cancel(channelId);
     await Promise.all([...this.running].filter(([key]) => key.startsWith(prefix)).map(([, p]) => p));
-    // A channeldata.json rebuild must not land after the channel's files are
-    // gone: a queued one is dropped, a running one awaited (only this
-    // channel's: other channels' rebuilds queued on the lane are not waited for).
-    this.channeldataQueued.delete(channelId);
-    if (this.channeldataNow?.channelId === channelId) await this.channeldataNow.done;
+    await this.channeldata.forget(channelId);
   }
 
   /** Stops scheduling, flushes what is pending, and waits for every pass. */
@@ -202,26 +190,19 @@ export class Indexer {
     this.draining = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
-    while (this.timers.size > 0 || this.running.size > 0 || this.channeldataTimers.size > 0) {
+    // Together: a full pass that finishes queues a channeldata.json rebuild.
+    while (this.timers.size > 0 || this.running.size > 0 || this.channeldata.busy()) {
       for (const [key, { timer, job }] of this.timers) {
         clearTimeout(timer);
         this.timers.delete(key);
         void this.launch(job);
       }
-      for (const [channelId, { timer, channel }] of this.channeldataTimers) {
-        clearTimeout(timer);
-        this.channeldataTimers.delete(channelId);
-        this.queueChanneldata(channelId, channel);
-      }
-      await Promise.all([...this.running.values(), ...Object.values(this.lanes)]);
+      this.channeldata.flush();
+      await Promise.all([...this.running.values(), ...Object.values(this.lanes), this.channeldata.settled()]);
     }
-    // A channeldata.json write whose timer fired during the last wait lives
-    // only on its lane: wait until the lane stops growing.
-    for (let tail = this.lanes.channeldata; ; tail = this.lanes.channeldata) {
-      await tail;
-      if (tail === this.lanes.channeldata) break;
-    }
+    await this.channeldata.quiet();
     this.closed = true;
+    this.channeldata.close();
   }
 
   private schedule(job: Job, delayMs: number): void {
@@ -363,7 +344,7 @@ export class Indexer {
       });
       await this.collector.oldGenerations(ref);
       this.rewrites++;
-      this.scheduleChanneldata(ref);
+      this.channeldata.schedule(ref);
       this.log.info({ channel: ref.channel, subdir: ref.subdir, revision, records, sizeBytes: written.sizeBytes,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'index written');
       return deletions;
@@ -388,56 +369,6 @@ export class Indexer {
       await shards;
       await yieldToEventLoop();
       if (shards === this.lanes.shards) return;
-    }
-  }
-
-  private scheduleChanneldata(ref: SubdirRef): void {
-    if (this.closed || this.channeldataTimers.has(ref.channelId)) return;
-    // At conda-forge size a rebuild costs seconds of CPU: space rebuilds by
-    // a few times what the last one took, so they never take over a core.
-    const delay = Math.max(this.opts.channeldataDebounceMs ?? 1000, 4 * (this.channeldataCostMs.get(ref.channelId) ?? 0));
-    const timer = setTimeout(() => {
-      this.channeldataTimers.delete(ref.channelId);
-      this.queueChanneldata(ref.channelId, ref.channel);
-    }, delay);
-    this.channeldataTimers.set(ref.channelId, { timer, channel: ref.channel });
-  }
-
-  private queueChanneldata(channelId: number, channel: string): void {
-    if (this.channeldataQueued.has(channelId)) return; // the waiting rebuild reads the latest rows when it runs
-    this.channeldataQueued.add(channelId);
-    this.lanes.channeldata = this.lanes.channeldata.then(async () => {
-      if (!this.channeldataQueued.delete(channelId)) return; // the channel was deleted meanwhile
-      const done = this.writeChanneldata(channelId, channel);
-      this.channeldataNow = { channelId, done };
-      try {
-        await done;
-      } finally {
-        this.channeldataNow = null;
-      }
-    });
-  }
-
-  private async writeChanneldata(channelId: number, channel: string): Promise<void> {
-    const started = performance.now();
-    try {
-      // Built elsewhere when the database allows (a worker thread on its own
-      // SQLite connection: seconds of SQL and JSON at 465k records, none of
-      // it on the event loop). Otherwise here, a slice of names at a time,
-      // and as the least urgent work: before each slice a running shard pass
-      // finishes first, so an upload's shard pass is not stretched by slices
-      // interleaved with its awaits. (Not full passes: seconds each, back to
-      // back under steady uploads, they would starve it.)
-      const json = this.opts.buildChanneldata
-        ? await this.opts.buildChanneldata(channelId)
-        : await channeldataFromCatalog(this.repos.catalog, channelId, this.opts.newestFirst, {
-          namesPerRead: CHANNELDATA_NAMES_PER_READ, beforeRead: () => this.shardPassesIdle(),
-        });
-      await this.store.putStream(channeldataKey(channel), [json]);
-    } catch (err) {
-      this.log.error({ err, channel }, 'channeldata.json write failed');
-    } finally {
-      this.channeldataCostMs.set(channelId, performance.now() - started);
     }
   }
 }
