@@ -28,13 +28,13 @@
 import { setTimeout as sleep, setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, Repositories } from '../db/repositories.js';
-import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.js';
+import type { SubdirRef } from '../core/types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ChanneldataLane } from './channeldata-lane.js';
 import { Collector } from './collector.js';
 import type { FullPassWritten } from './full-pass-in-worker.js';
-import { writeFull, writeShardIndex, writeShards } from './index-writer.js';
-import { ShardIndexEntries } from './shards.js';
+import { publishedRevision } from './pass-lease.js';
+import { IndexPasses } from './passes.js';
 
 export interface IndexerOptions {
   debounceMs: number;
@@ -72,9 +72,7 @@ export class Indexer {
   private readonly timers = new Map<string, { timer: NodeJS.Timeout; job: Job }>();
   private readonly running = new Map<string, Promise<unknown>>();
   private readonly again = new Map<string, Job>();
-  /** Per subdir: the live shards of the shard index this process published last (sha256 of that index). */
-  private readonly liveShards = new Map<string, { sha256: string; live: ShardIndexEntries }>();
-  private readonly collector: Collector;
+  private readonly passes: IndexPasses;
   private readonly channeldata: ChanneldataLane;
   /** Passes that failed last time: how often in a row, and when they may run again. */
   private readonly backingOff = new Map<string, { failures: number; retryAt: number }>();
@@ -87,25 +85,36 @@ export class Indexer {
   // channeldata.json (seconds at conda-forge size). Each pass reads its own
   // snapshot connection and holds its own kind of lease.
   private readonly lanes: Record<Kind, Promise<unknown>> = { shards: Promise.resolve(), full: Promise.resolve() };
-  /** Full rewrites done (tests and benchmarks read it). */
-  rewrites = 0;
-  shardPasses = 0;
   /** Passes that failed (tests read it). */
   failedPasses = 0;
 
   constructor(
     private readonly repos: Repositories,
-    private readonly store: ObjectStore,
+    store: ObjectStore,
     private readonly log: FastifyBaseLogger,
     private readonly opts: IndexerOptions,
   ) {
-    this.collector = new Collector(repos, store);
     this.channeldata = new ChanneldataLane(repos, store, log, {
       debounceMs: opts.channeldataDebounceMs ?? 1000,
       newestFirst: opts.newestFirst,
       ...(opts.buildChanneldata ? { build: opts.buildChanneldata } : {}),
       shardPassesIdle: () => this.shardPassesIdle(),
     });
+    this.passes = new IndexPasses(repos, store, log, new Collector(repos, store), {
+      owner: opts.owner,
+      leaseMs: opts.leaseMs ?? 30_000,
+      ...(opts.writeFull ? { writeFull: opts.writeFull } : {}),
+      onFullPublished: (ref) => this.channeldata.schedule(ref),
+    });
+  }
+
+  /** Full rewrites done (tests and benchmarks read it). */
+  get rewrites(): number {
+    return this.passes.rewrites;
+  }
+
+  get shardPasses(): number {
+    return this.passes.shardPasses;
   }
 
   /** Starts the poll for changes made elsewhere, and catches up on what is dirty now. */
@@ -136,7 +145,7 @@ export class Indexer {
     const behind = async () => {
       const s = await this.repos.indexState.get(ref.channelId, ref.subdir);
       if (s === null) return [];
-      return (['shards', 'full'] as const).filter((kind) => (kind === 'full' ? s.indexedRevision : s.shardsRevision) < target);
+      return (['shards', 'full'] as const).filter((kind) => publishedRevision(s, kind) < target);
     };
     // A pass finds the subdir leased by another process (a server's poll
     // noticed the change first) and returns at once: then the index is that
@@ -226,7 +235,7 @@ export class Indexer {
     const key = jobKey(job.ref, job.kind);
     const { channel, subdir } = job.ref;
     const run = this.lanes[job.kind]
-      .then(() => (job.kind === 'shards' ? this.shardPass(job.ref) : this.fullPass(job.ref)))
+      .then(() => this.passes.run(job.ref, job.kind))
       .then(
         (stillDirty) => {
           const failed = this.backingOff.get(key);
@@ -258,108 +267,6 @@ export class Indexer {
     this.lanes[job.kind] = run;
     this.running.set(key, run);
     return run;
-  }
-
-  /** Runs `body` under the subdir's lease when the pass has work; returns true if more work came in meanwhile. */
-  private async leased(ref: SubdirRef, kind: Kind, body: (state: SubdirState) => Promise<PendingFileDeletion[]>): Promise<boolean> {
-    const leaseMs = this.opts.leaseMs ?? 30_000;
-    const lease = () => this.repos.indexState.tryLease(ref, kind, this.opts.owner, Date.now() + leaseMs);
-    if (!(await lease())) {
-      return false; // someone else is writing it; the poll brings us back if it stays dirty
-    }
-    // Renewed while the pass runs, so a long pass keeps it and a dead
-    // process's lapses soon. A pass that lost it anyway (stalled past the
-    // expiry, taken over) publishes nothing: finishing checks the owner.
-    let renewing: Promise<void> = Promise.resolve();
-    const renewal = setInterval(() => {
-      renewing = lease().then(
-        (held) => { if (!held) this.log.warn({ channel: ref.channel, subdir: ref.subdir, kind }, 'index lease lost to another process'); },
-        (err: unknown) => this.log.error({ err }, 'index lease renewal failed'),
-      );
-    }, Math.max(250, Math.floor(leaseMs / 3)));
-    renewal.unref();
-    let deletions: PendingFileDeletion[] = [];
-    try {
-      // Nothing to do when a pass (ours, or another process's) already covers
-      // the latest revision: the poll and notify may both point here.
-      const state = await this.repos.indexState.get(ref.channelId, ref.subdir);
-      const done = state === null || (kind === 'full' ? state.indexedRevision : state.shardsRevision) >= state.revision;
-      if (!done) deletions = await body(state);
-    } finally {
-      clearInterval(renewal);
-      await renewing; // a renewal landing after the release would hold the subdir until expiry
-      await this.repos.indexState.releaseLease(ref, kind, this.opts.owner);
-    }
-    await this.collector.deletedPackages(deletions);
-    const after = await this.repos.indexState.get(ref.channelId, ref.subdir);
-    return after !== null && (kind === 'full' ? after.indexedRevision : after.shardsRevision) < after.revision;
-  }
-
-  private shardPass(ref: SubdirRef): Promise<boolean> {
-    return this.leased(ref, 'shards', async (state) => {
-      const started = process.hrtime.bigint();
-      const snap = await this.repos.indexState.snapshot(ref);
-      let revision: number;
-      let changed;
-      try {
-        revision = snap.revision;
-        changed = await writeShards(this.store, ref, snap);
-      } finally {
-        await snap.close();
-      }
-      const now = Date.now();
-      // The live list is ours to update while the published index is the one
-      // we wrote last; after any other process published, it is read again.
-      const key = jobKey(ref, 'shards');
-      const cached = this.liveShards.get(key);
-      const mine = cached !== undefined && cached.sha256 === state.shardIndexSha256;
-      const listed = await this.repos.indexState.finishShards(ref, this.opts.owner, { revision, shards: changed, at: now }, { listLive: !mine });
-      if (listed === null) {
-        // Lost the lease (stalled past its expiry, taken over): the new holder records its own.
-        this.log.warn({ channel: ref.channel, subdir: ref.subdir, revision }, 'shard pass dropped: its lease was taken over');
-        return [];
-      }
-      // Kept encoded and sorted: a pass re-encodes only the names it changed.
-      const live = mine ? cached.live : ShardIndexEntries.from(listed);
-      if (mine) for (const s of changed) s.sha256 === null ? live.delete(s.name) : live.set(s.name, s.sha256);
-      this.liveShards.delete(key);
-      const sha256 = await writeShardIndex(this.store, ref, revision, live);
-      const deletions = await this.repos.indexState.publishShardIndex(ref, this.opts.owner, { revision, sha256 });
-      this.liveShards.set(key, { sha256, live });
-      await this.collector.expiredShards(ref, now);
-      await this.collector.oldGenerations(ref);
-      this.shardPasses++;
-      this.log.debug({ channel: ref.channel, subdir: ref.subdir, revision, shards: changed.length, names: live.size,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'shards written');
-      return deletions;
-    });
-  }
-
-  private fullPass(ref: SubdirRef): Promise<boolean> {
-    return this.leased(ref, 'full', async () => {
-      const started = process.hrtime.bigint();
-      const { revision, records, ...written } = this.opts.writeFull ? await this.opts.writeFull(ref) : await this.writeFullHere(ref);
-      const deletions = await this.repos.indexState.finishIndex(ref, this.opts.owner, {
-        revision, sha256: written.sha256, sizeBytes: written.sizeBytes, at: Date.now(),
-      });
-      await this.collector.oldGenerations(ref);
-      this.rewrites++;
-      this.channeldata.schedule(ref);
-      this.log.info({ channel: ref.channel, subdir: ref.subdir, revision, records, sizeBytes: written.sizeBytes,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6 }, 'index written');
-      return deletions;
-    });
-  }
-
-  private async writeFullHere(ref: SubdirRef): Promise<FullPassWritten> {
-    let records = 0;
-    const snap = await this.repos.indexState.snapshot(ref);
-    try {
-      const written = await writeFull(this.store, ref, snap, () => records++);
-      return { revision: snap.revision, ...written, records };
-    } finally {
-      await snap.close();
-    }
   }
 
   /** Resolves after a turn of the event loop with no shard pass running. */
