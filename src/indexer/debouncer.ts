@@ -158,7 +158,8 @@ export class KeyedDebouncer<J> implements Drainable {
           const retryInMs = Math.min(this.opts.retryBaseMs * 2 ** (failures - 1), this.opts.retryMaxMs);
           this.backingOff.set(key, { failures, retryAt: Date.now() + retryInMs });
           this.opts.onFailure?.(job, err, { failures, retryInMs });
-          // Retried no sooner than retryAt (schedule waits for it).
+          // Retried no sooner than retryAt (schedule sees to it); not while
+          // draining, or a job that keeps failing would keep the drain waiting.
           if (!this.draining) this.again.set(key, job);
           return false;
         },
