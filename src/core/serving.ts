@@ -10,7 +10,7 @@ import type { IndexStateRepository } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import type { ObjectRead, ObjectStat, ObjectStore } from '../storage/object-store.js';
 import type { LocalReadCache } from '../storage/read-cache.js';
-import { attestationKey, channeldataKey, indexKey, packageKey, shardKey } from '../storage/keys.js';
+import { attestationKey, channeldataKey, gzipKey, indexKey, packageKey, shardKey } from '../storage/keys.js';
 import type { ChannelService, PrincipalSource } from './channels.js';
 import { parsePackageFilename } from '../conda/package-filename.js';
 import { validateSubdir } from '../conda/subdirs.js';
@@ -211,7 +211,7 @@ export class ServingService {
   // wants it (modern clients fetch .zst or shards; compressing every
   // generation up front would cost seconds on a large subdir).
   private gzipped(key: string): Promise<string> {
-    const gzKey = `${key}.gz`;
+    const gzKey = gzipKey(key);
     let pending = this.compressing.get(gzKey);
     if (!pending) {
       pending = (async () => {

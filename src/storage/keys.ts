@@ -23,8 +23,10 @@ function filePart(filename: string): string {
   return parsePackageFilename(filename).filename;
 }
 
+const isIndexFileName = (variant: string): boolean => typeof variant === 'string' && variant.length <= 64 && INDEX_FILE_RE.test(variant);
+
 function indexFilePart(variant: string): string {
-  if (typeof variant !== 'string' || variant.length > 64 || !INDEX_FILE_RE.test(variant)) {
+  if (!isIndexFileName(variant)) {
     throw new Errors.BAD_REQUEST(`not an index file name: ${JSON.stringify(String(variant).slice(0, 80))}`);
   }
   return variant;
@@ -43,11 +45,28 @@ export const indexKey = (channel: string, subdir: string, generation: number, va
   if (!Number.isSafeInteger(generation) || generation < 0) throw new Errors.BAD_REQUEST(`not an index generation: ${String(generation)}`);
   return `${indexFolderKey(channel, subdir)}/${generation}-${indexFilePart(variant)}`;
 };
-/** Content-addressed shard files (CEP-16): <subdir>/shards/<sha256>.msgpack.zst. */
+const GZIP_SUFFIX = '.gz';
+/** The gzip copy of an index file, made beside it on first demand (core/serving.ts). */
+export const gzipKey = (key: string): string => `${key}${GZIP_SUFFIX}`;
+/**
+ * Reads back a file name listed in an index folder: the generation and
+ * variant indexKey made it from; a gzipKey copy reads as its variant, with
+ * `gzip`. Null for a name indexKey never makes.
+ */
+export function parseIndexFileName(name: string): { generation: number; variant: string; gzip: boolean } | null {
+  const m = /^(\d+)-(.+)$/.exec(name);
+  if (!m) return null;
+  const generation = Number(m[1]);
+  const gzip = m[2]!.endsWith(GZIP_SUFFIX);
+  const variant = gzip ? m[2]!.slice(0, -GZIP_SUFFIX.length) : m[2]!;
+  if (!Number.isSafeInteger(generation) || !isIndexFileName(variant)) return null;
+  return { generation, variant, gzip };
+}
 /** The files of one full index generation under _index/ (written together by the indexer's full pass). */
 export const FULL_GENERATION_FILES: readonly string[] = ['repodata.json', 'repodata.json.zst', 'run_exports.json', 'run_exports.json.zst'];
 /** The one file of a shard index generation under _index/. */
 export const SHARD_INDEX_FILE = 'repodata_shards.msgpack.zst';
+/** Content-addressed shard files (CEP-16): <subdir>/shards/<sha256>.msgpack.zst. */
 export const shardFolderKey = (channel: string, subdir: string): string => `${subdirKey(channel, subdir)}/shards`;
 export const shardKey = (channel: string, subdir: string, sha256: string): string => {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`not a sha256: ${JSON.stringify(sha256)}`);
