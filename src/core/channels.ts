@@ -58,6 +58,15 @@ export class ChannelService {
     return channel;
   }
 
+  byId(id: number): Promise<Channel | null> {
+    return this.repos.channels.byId(id);
+  }
+
+  /** Bytes of all the channel's package files. */
+  sizeBytes(channelId: number): Promise<number> {
+    return this.repos.channels.sizeBytes(channelId);
+  }
+
   async byName(name: string): Promise<Channel | null> {
     return this.repos.channels.byName(name);
   }

@@ -27,7 +27,7 @@ import { hashFile } from './hash-file.js';
 import { packageFileOf } from './package-file.js';
 import { withLocalCopy } from './stored-file.js';
 import { ingestToTemp, type IngestedFile } from './ingest.js';
-import type { Channel, PackageFile, PackageRow, Principal, SubdirRef } from './types.js';
+import type { BackgroundJob, Channel, PackageFile, PackageRow, Principal, SubdirRef } from './types.js';
 
 export interface UploadDetails {
   filename: string;
@@ -70,6 +70,17 @@ export class PackageService {
 
   private readMetadata(file: string, format: Parameters<typeof readPackageMetadata>[1], stem: string) {
     return (this.opts.readMetadata ?? readPackageMetadata)(file, format, stem);
+  }
+
+  /**
+   * A background job of the caller's (or any, for an admin): null for anyone
+   * else, and for the reindex jobs a server runs for itself.
+   */
+  async backgroundJob(principal: Principal, id: string): Promise<BackgroundJob | null> {
+    if (principal.kind !== 'user') return null;
+    const job = await this.repos.jobs.get(id);
+    if (!job || job.jobType === 'REINDEX') return null;
+    return job.createdBy === principal.user.id || principal.user.isAdmin ? job : null;
   }
 
   async channelForUpload(principal: Principal, channelName: string, force: boolean): Promise<Channel> {

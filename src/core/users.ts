@@ -37,6 +37,15 @@ export class UserService {
     return user;
   }
 
+  /** The user, or null: for listings and lookups that answer null, not 404. */
+  find(login: string): Promise<User | null> {
+    return this.repos.users.byLogin(login);
+  }
+
+  byId(id: number): Promise<User | null> {
+    return this.repos.users.byId(id);
+  }
+
   async byLogin(login: string): Promise<User> {
     const user = await this.repos.users.byLogin(login);
     if (!user) throw new Errors.USER_NOT_FOUND(`user '${login}' not found`);

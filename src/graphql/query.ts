@@ -22,7 +22,7 @@ function filtersByAdmin(f: UserFilter | null | undefined): boolean {
 export const Query = {
   viewer: (_: unknown, __: unknown, ctx: GqlContext) => (ctx.principal.kind === 'user' ? ctx.principal.user : null),
 
-  user: (_: unknown, args: { login: string }, ctx: GqlContext) => ctx.core.repos.users.byLogin(args.login),
+  user: (_: unknown, args: { login: string }, ctx: GqlContext) => ctx.core.users.find(args.login),
 
   async users(_: unknown, args: PageArgs & { filters?: UserFilter | null; orderBy?: unknown }, ctx: GqlContext) {
     const req = pageRequest(args.limit, args.page);
@@ -54,11 +54,7 @@ export const Query = {
   },
 
   async backgroundJob(_: unknown, args: { id: string }, ctx: GqlContext) {
-    if (ctx.principal.kind !== 'user') return null;
-    const job = await ctx.core.repos.jobs.get(args.id);
-    if (!job || job.jobType === 'REINDEX') return null;
-    const mine = job.createdBy === ctx.principal.user.id || ctx.principal.user.isAdmin;
-    return mine ? job : null;
+    return ctx.core.packages.backgroundJob(ctx.principal, args.id);
   },
 
   async packages(_: unknown, args: PageArgs & { filters?: PackageFilter | null; orderBy?: unknown }, ctx: GqlContext) {

@@ -92,7 +92,7 @@ export const typeResolvers = {
       for (const m of members) if (m.userId !== c.ownerId) list.push({ username: m.login, channel: c, role: m.role, isOwner: false });
       return list;
     },
-    size: async (c: ChannelObj, _: unknown, ctx: GqlContext) => int32(c.sizeBytes ?? (await ctx.core.repos.channels.sizeBytes(c.id))),
+    size: async (c: ChannelObj, _: unknown, ctx: GqlContext) => int32(c.sizeBytes ?? (await ctx.core.channels.sizeBytes(c.id))),
     channelRelationBase: (c: ChannelObj, _: unknown, ctx: GqlContext) => visibleChannel(ctx, c.relationBaseId),
     channelRelationOverrides: (c: ChannelObj, _: unknown, ctx: GqlContext) => visibleChannel(ctx, c.relationOverridesId),
   },
