@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Config } from './config.js';
 import { requestPrincipal, splitUrlToken } from './auth/request-principal.js';
 import { createCore, type Core } from './core/core.js';
+import { errorBody, Errors, rawErrorResponse, type AppError } from './errors.js';
 import { loggerOptions } from './logger.js';
 import { graphqlRoutes } from './graphql/index.js';
 import { installBodyDeadlines } from './rest/body-deadlines.js';
@@ -53,9 +54,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // Content-Length bytes, headers over Node's 16 KiB, a header timeout)
     // still gets our error format, if anyone listens.
     clientErrorHandler: (err, socket) => {
-      const [status, reason, body] = clientErrorAnswer(err as Error & { code?: string });
       if (socket.writable) {
-        socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+        socket.end(rawErrorResponse(clientErrorAnswer(err as Error & { code?: string })));
       } else {
         socket.destroy();
       }
@@ -76,9 +76,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     frameworkErrors: (err, request, reply) => {
       const status = err.statusCode ?? 400;
       request.log.info({ code: err.code, status }, 'request refused');
-      void (reply as FastifyReply).code(status >= 400 && status < 500 ? status : 400).send({
-        error: 'BAD_REQUEST', message: 'the URL is not valid (a malformed percent-escape or an over-long part)',
-      });
+      void (reply as FastifyReply).code(status >= 400 && status < 500 ? status : 400)
+        .send(errorBody(new Errors.BAD_REQUEST('the URL is not valid (a malformed percent-escape or an over-long part)')));
     },
   });
   const core = await createCore(config, app.log);
@@ -120,14 +119,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 }
 
 /** What to answer a request Node's HTTP parser refused (never a 5xx: nothing of ours ran). */
-function clientErrorAnswer(err: Error & { code?: string }): [number, string, string] {
-  const answer = (status: number, reason: string, code: string, message: string): [number, string, string] =>
-    [status, reason, JSON.stringify({ error: code, message })];
+function clientErrorAnswer(err: Error & { code?: string }): AppError {
   if (err.code === 'HPE_HEADER_OVERFLOW') {
-    return answer(431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'the request line and headers are larger than this server accepts (16 KiB)');
+    return new Errors.HEADERS_TOO_LARGE('the request line and headers are larger than this server accepts (16 KiB)');
   }
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT') {
-    return answer(408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request did not arrive in time');
+    return new Errors.REQUEST_TIMEOUT('the request did not arrive in time');
   }
-  return answer(400, 'Bad Request', 'BAD_REQUEST', 'the request was malformed or ended early');
+  return new Errors.BAD_REQUEST('the request was malformed or ended early');
 }

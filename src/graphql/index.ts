@@ -5,6 +5,7 @@ import { GraphQLError, validate, type DocumentNode } from 'graphql';
 import mercurius from 'mercurius';
 import type { Core } from '../core/core.js';
 import { WindowCounter } from '../core/window-counter.js';
+import { errorBody, Errors } from '../errors.js';
 import { buildContext } from './context.js';
 import { queryLimitsRule } from './cost.js';
 import { MAX_DOCUMENT_TOKENS, parseBounded } from './document-limits.js';
@@ -54,10 +55,9 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
     if (!isGraphqlRequest(request)) return;
     const seconds = refusals.blockedFor(request.ip);
     if (seconds === null) return;
-    return reply.code(429).header('retry-after', String(seconds)).send({
-      error: 'TOO_MANY_REQUESTS',
-      message: `this address sent more than ${opts.core.config.graphqlRefusalsPerMinute} GraphQL requests a minute that were refused; retry in ${seconds} s`,
-    });
+    return reply.code(429).header('retry-after', String(seconds)).send(errorBody(new Errors.TOO_MANY_REQUESTS(
+      `this address sent more than ${opts.core.config.graphqlRefusalsPerMinute} GraphQL requests a minute that were refused; retry in ${seconds} s`,
+    )));
   });
   app.addHook('onResponse', async (request, reply) => {
     if (isGraphqlRequest(request) && (reply.statusCode === 400 || reply.statusCode === 413)) refusals.count(request.ip);
@@ -80,7 +80,7 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
     if (!isGraphqlRequest(request)) return;
     const outcome = await request.authOutcome;
     if (!outcome.ok && outcome.reason === 'rate-limited') {
-      return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds)).send({ error: 'TOO_MANY_REQUESTS', message: outcome.message });
+      return reply.code(429).header('retry-after', String(outcome.retryAfterSeconds)).send(errorBody(new Errors.TOO_MANY_REQUESTS(outcome.message)));
     }
     // The document is parsed under its bounds before mercurius sees it
     // (see document-limits.ts), so graphql-js validation stays cheap.
@@ -88,7 +88,7 @@ export async function graphqlRoutes(app: FastifyInstance, opts: { core: Core; gr
     if (source === null) return;
     if (request.method === 'GET' && Buffer.byteLength(source) > GRAPHQL_GET_QUERY_LIMIT_BYTES) {
       const message = `a GET query may be at most ${GRAPHQL_GET_QUERY_LIMIT_BYTES} bytes; POST larger documents`;
-      return reply.code(413).send({ error: 'PAYLOAD_TOO_LARGE', message });
+      return reply.code(413).send(errorBody(new Errors.PAYLOAD_TOO_LARGE(message)));
     }
     let document: DocumentNode;
     try {
