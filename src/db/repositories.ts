@@ -1,7 +1,6 @@
 // Repository interfaces: the only way core code reaches the database.
 // Methods are async so a PostgreSQL adapter fits later; SQLite adapters do
 // their work synchronously inside, one transaction per method.
-import type { ChanneldataAbout, ChanneldataVersion } from '../indexer/channeldata.js';
 import type {
   AuditEvent, BackgroundJob, ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow as PackageRowT, PageRequest, ReadScope, UserFilter,
 } from '../core/types.js';
@@ -239,6 +238,25 @@ export interface VariantOptions {
   createdAtFrom?: number | null;
   createdAtTo?: number | null;
   includeHidden?: boolean | null;
+}
+
+/** One (name, version) of a channel, aggregated over its builds: channeldata.json's input. */
+export interface ChanneldataVersion {
+  name: string;
+  version: string;
+  subdirs: string[];
+  /** Newest index.json timestamp of the builds (ms or s, as found). */
+  timestamp: number;
+  /** Install-script flags (CEP-38's names) OR'ed over the builds. */
+  flags: Partial<Record<string, boolean>>;
+  /** run_exports of one build of this version (JSON), when any has some. */
+  runExportsJson: string | null;
+}
+
+/** about.json and index.json of the newest build of a name's newest version. */
+export interface ChanneldataAbout {
+  aboutJson: string | null;
+  indexJson: string;
 }
 
 /** Read-side queries for listings; every method is one statement whatever the number of keys. */

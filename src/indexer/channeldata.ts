@@ -4,30 +4,11 @@
 // timestamp), install-script flags OR'ed over every build, run_exports by
 // version, the newest timestamp in seconds, and the subdirs it is in.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { CatalogRepository } from '../db/repositories.js';
+import type { CatalogRepository, ChanneldataAbout, ChanneldataVersion } from '../db/repositories.js';
 import { canonicalJson } from './repodata.js';
 
 /** Names handled between two yields to the event loop. */
 const YIELD_EVERY = 512;
-
-/** One (name, version) of a channel, aggregated over its builds. */
-export interface ChanneldataVersion {
-  name: string;
-  version: string;
-  subdirs: string[];
-  /** Newest index.json timestamp of the builds (ms or s, as found). */
-  timestamp: number;
-  /** Install-script flags OR'ed over the builds. */
-  flags: Partial<Record<(typeof FLAG_NAMES)[number], boolean>>;
-  /** run_exports of one build of this version (JSON), when any has some. */
-  runExportsJson: string | null;
-}
-
-/** about.json and index.json of the newest build of a name's newest version. */
-export interface ChanneldataAbout {
-  aboutJson: string | null;
-  indexJson: string;
-}
 
 export const FLAG_NAMES = ['activate.d', 'binary_prefix', 'deactivate.d', 'post_link', 'pre_link', 'pre_unlink', 'text_prefix'] as const;
 export type PostInstallFlags = Record<(typeof FLAG_NAMES)[number], boolean>;

@@ -4,14 +4,14 @@
 // the function the SQLite adapter imitates. Text columns are COLLATE "C", so
 // ORDER BY name matches SQLite's byte order without further ado.
 import type {
-  CatalogRepository, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOptions,
-  VariantOrderField, VersionRow,
+  CatalogRepository, ChanneldataAbout, ChanneldataVersion, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow,
+  PackageOrderField, VariantOptions, VariantOrderField, VersionRow,
 } from '../repositories.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
 import { packagePages, type RankedPackageRow } from '../package-pages.js';
-import { FLAG_NAMES, type ChanneldataAbout, type ChanneldataVersion } from '../../indexer/channeldata.js';
+import { FLAG_NAMES } from '../../indexer/channeldata.js';
 import { type ChannelRow, toChannel } from '../sqlite/channels.js';
 import { packageKeyString } from '../sqlite/catalog.js';
 import type { FieldMap } from '../sqlite/filters.js';

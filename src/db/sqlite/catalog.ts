@@ -6,14 +6,14 @@
 // channel's packages once per key (6.3 s → 8 ms for 1,250 names at 10k rows).
 import type { SqliteDb } from '../database.js';
 import type {
-  CatalogRepository, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOptions,
-  VariantOrderField, VersionRow,
+  CatalogRepository, ChanneldataAbout, ChanneldataVersion, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow,
+  PackageOrderField, VariantOptions, VariantOrderField, VersionRow,
 } from '../repositories.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
 import { packagePages, type RankedPackageRow } from '../package-pages.js';
-import { FLAG_NAMES, type ChanneldataAbout, type ChanneldataVersion } from '../../indexer/channeldata.js';
+import { FLAG_NAMES } from '../../indexer/channeldata.js';
 import { type ChannelRow, toChannel } from './channels.js';
 import { filterSql, SqlParams, trigramSimilarity } from './filters.js';
 import { toPackageRow } from './packages.js';
