@@ -202,6 +202,9 @@ export interface PackageKey {
   name: string;
 }
 
+/** The key of a package in the maps catalog methods return (variantsPages), and in callers' own lookups of them. */
+export const packageKeyString = (k: PackageKey): string => `${k.channelId}\0${k.name}`;
+
 export interface MemberOf {
   userId: number;
   roles: ChannelRole[] | null;

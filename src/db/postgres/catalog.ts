@@ -7,13 +7,13 @@ import type {
   CatalogRepository, ChanneldataAbout, ChanneldataVersion, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow,
   PackageOrderField, VariantOptions, VariantOrderField, VersionRow,
 } from '../repositories.js';
+import { packageKeyString } from '../repositories.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
 import { packagePages, type RankedPackageRow } from '../package-pages.js';
 import { FLAG_NAMES } from '../../indexer/channeldata.js';
 import { type ChannelRow, toChannel } from '../sqlite/channels.js';
-import { packageKeyString } from '../sqlite/catalog.js';
 import type { FieldMap } from '../sqlite/filters.js';
 import { type PackageDbRow, toPackageRow } from '../sqlite/packages.js';
 import type { QueryResultRow } from 'pg';

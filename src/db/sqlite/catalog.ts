@@ -9,6 +9,7 @@ import type {
   CatalogRepository, ChanneldataAbout, ChanneldataVersion, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow,
   PackageOrderField, VariantOptions, VariantOrderField, VersionRow,
 } from '../repositories.js';
+import { packageKeyString } from '../repositories.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
@@ -272,8 +273,6 @@ function memberOfSql(memberOf: MemberOf | undefined, params: SqlParams): string 
   const memberRoles = roles === null ? 'm.role = m.role' : `m.role IN (SELECT value FROM json_each(${params.add(JSON.stringify(roles))}))`;
   return `(${ownerCounts ? `c.owner_id = ${uid} OR ` : ''}EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid} AND ${memberRoles}))`;
 }
-
-export const packageKeyString = (k: PackageKey): string => `${k.channelId}\0${k.name}`;
 
 function scopeSql(scope: ReadScope, params: SqlParams): string {
   if (scope.all) return '1';
