@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { ApiKeyRepository, NewApiKey } from '../repositories.js';
 import type { AccessMode, ApiKey } from '../../core/types.js';
 

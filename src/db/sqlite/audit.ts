@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { AuditRepository } from '../repositories.js';
 import type { AuditAction, AuditEvent } from '../../core/types.js';
 

@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { ChannelRepository, ChannelUpdate, NewChannel } from '../repositories.js';
 import type { Channel, ChannelMember, ChannelRole } from '../../core/types.js';
 

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import Database from 'better-sqlite3';
 import type { DirtySubdir, IndexKind, IndexSnapshot, IndexStateRepository, NameRow, ShardRow, SnapshotRecord } from '../repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';

@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { JobRepository } from '../repositories.js';
 import type { BackgroundJob, JobStatus, JobType } from '../../core/types.js';
 

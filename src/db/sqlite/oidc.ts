@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { NewOidcPublisher, NewPublisherToken, OidcRepository } from '../repositories.js';
 import type { AccessMode, OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
 

@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
 import type { PackageFile, PackageFormat, PackageRef, PackageRow } from '../../core/types.js';
 

@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { UserRepository } from '../repositories.js';
 import type { User } from '../../core/types.js';
 
