@@ -13,9 +13,9 @@ import type {
 } from '../../core/types.js';
 import { packagePages, type RankedPackageRow } from '../package-pages.js';
 import { FLAG_NAMES } from '../../indexer/channeldata.js';
-import { type ChannelRow, toChannel } from '../sqlite/channels.js';
-import type { FieldMap } from '../sqlite/filters.js';
-import { type PackageDbRow, toPackageRow } from '../sqlite/packages.js';
+import { type ChannelRow, type PackageDbRow, toChannel, toPackageRow } from '../shared/rows.js';
+
+import type { FieldMap } from '../filter-tree.js';
 import type { QueryResultRow } from 'pg';
 import { type Pool, rows } from './database.js';
 import { filterSql, PgParams } from './filters.js';

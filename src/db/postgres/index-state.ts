@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { DirtySubdir, IndexKind, IndexSnapshot, IndexStateRepository, NameRow, ShardRow, SnapshotRecord } from '../repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';
-import { type SubdirDbRow, toState } from '../sqlite/index-state.js';
+import { type SubdirDbRow, toDirtySubdir, toState } from '../shared/rows.js';
+
 import { type Pool, type Queryable, changes, inTransaction, row, rows } from './database.js';
 
 const SELECT_STATE = `SELECT s.*, c.name AS channel FROM subdirs s JOIN channels c ON c.id = s.channel_id`;
@@ -61,10 +62,7 @@ export class PgIndexStateRepository implements IndexStateRepository {
 
   async dirty(): Promise<DirtySubdir[]> {
     const found = await rows<SubdirDbRow>(this.pool, `${SELECT_STATE} WHERE s.indexed_revision < s.revision OR s.shards_revision < s.revision`);
-    return found.map((r) => ({
-      channelId: r.channel_id, channel: r.channel, subdir: r.subdir,
-      needsIndex: r.indexed_revision < r.revision, needsShards: r.shards_revision < r.revision,
-    }));
+    return found.map(toDirtySubdir);
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { NewOidcPublisher, NewPublisherToken, OidcRepository } from '../repositories.js';
-import type { AccessMode, OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
-import { type PublisherRow, toPublisher } from '../sqlite/oidc.js';
+import type { OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
+import { type PublisherRow, type TokenGrantRow, toPublisher, toTokenGrants } from '../shared/rows.js';
+
 import { type Pool, changes, inTransaction, row, rows } from './database.js';
 
 /** Thrown inside the mint transaction so that it rolls back (the jti too: the CI may retry). */
@@ -72,12 +73,7 @@ export class PgOidcRepository implements OidcRepository {
   }
 
   async tokenGrants(tokenHash: string, now: number): Promise<{ grants: PublisherGrant[]; claims: PublisherClaims } | null> {
-    const found = await rows<{ publisher_id: string; channel_id: number; access_mode: string; claims: string }>(this.pool,
-      'SELECT publisher_id, channel_id, access_mode, claims FROM oidc_tokens WHERE token_hash = $1 AND expires_at > $2', [tokenHash, now]);
-    if (found.length === 0) return null;
-    return {
-      grants: found.map((r) => ({ publisherId: r.publisher_id, channelId: r.channel_id, accessMode: r.access_mode as AccessMode })),
-      claims: JSON.parse(found[0]!.claims) as PublisherClaims,
-    };
+    return toTokenGrants(await rows<TokenGrantRow>(this.pool,
+      'SELECT publisher_id, channel_id, access_mode, claims FROM oidc_tokens WHERE token_hash = $1 AND expires_at > $2', [tokenHash, now]));
   }
 }

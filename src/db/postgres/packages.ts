@@ -1,6 +1,7 @@
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
 import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
-import { type PackageDbRow, toPackageRow } from '../sqlite/packages.js';
+import { type PackageDbRow, type UploadIntentRow, toPackageRow, toUploadIntent } from '../shared/rows.js';
+
 import { type Pool, type Queryable, changes, inTransaction, row, rows } from './database.js';
 import { bumpRevision } from './index-state.js';
 
@@ -98,10 +99,9 @@ export class PgPackageRepository implements PackageRepository {
   }
 
   async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; aliveAt: number }>> {
-    const found = await rows<{ record: string; channel: string; owner: string | null; alive_at: number }>(this.pool,
+    return (await rows<UploadIntentRow>(this.pool,
       `SELECT i.record, i.owner, coalesce(i.alive_at, i.created_at) AS alive_at, c.name AS channel
-       FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
-    return found.map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, aliveAt: r.alive_at }));
+       FROM upload_intents i JOIN channels c ON c.id = i.channel_id`)).map(toUploadIntent);
   }
 
   async touchUploadIntents(owner: string, at: number): Promise<void> {

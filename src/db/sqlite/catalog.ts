@@ -16,9 +16,9 @@ import type {
 } from '../../core/types.js';
 import { packagePages, type RankedPackageRow } from '../package-pages.js';
 import { FLAG_NAMES } from '../../indexer/channeldata.js';
-import { type ChannelRow, toChannel } from './channels.js';
+import { type ChannelRow, type PackageDbRow, toChannel, toPackageRow } from '../shared/rows.js';
+
 import { filterSql, SqlParams, trigramSimilarity } from './filters.js';
-import { toPackageRow } from './packages.js';
 
 const dir = (d: Direction) => (d === 'DESC' ? 'DESC' : 'ASC');
 
@@ -157,7 +157,7 @@ export class SqliteCatalogRepository implements CatalogRepository {
   }
 
   async newestVariantOfVersions(keys: Array<PackageKey & { version: string }>): Promise<PackageRow[]> {
-    const rows = this.all<Parameters<typeof toPackageRow>[0]>(
+    const rows = this.all<PackageDbRow>(
       `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name,
                             json_extract(value, '$[2]') AS version FROM json_each(@keys)),
        ranked AS (
@@ -181,7 +181,7 @@ export class SqliteCatalogRepository implements CatalogRepository {
     const col = order ? { BUILD_STRING: 'p.build', CREATED_AT: 'p.created_at', SIZE: 'p.size_bytes' }[order.field] : 'p.created_at';
     const orderSql = `${col} ${order ? dir(order.direction) : 'DESC'}, p.filename ASC, p.subdir ASC`;
     const offset = page.limit * page.page;
-    const rows = this.all<Parameters<typeof toPackageRow>[0] & { rn: number; total: number }>(
+    const rows = this.all<PackageDbRow & { rn: number; total: number }>(
       `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(${params.add(JSON.stringify(keys.map((k) => [k.channelId, k.name])))})),
        ranked AS (
          SELECT p.*, row_number() OVER (PARTITION BY p.channel_id, p.name ORDER BY ${orderSql}) AS rn,

@@ -1,28 +1,13 @@
 import type { SqliteDb } from './database.js';
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
-import type { PackageFile, PackageFormat, PackageRef, PackageRow } from '../../core/types.js';
+import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
+import { type PackageDbRow, type UploadIntentRow, toPackageRow, toUploadIntent } from '../shared/rows.js';
 
 class MissingPackageError extends Error {
   constructor(readonly ref: PackageRef) {
     super('no such package');
   }
 }
-
-export interface PackageDbRow {
-  id: number; channel_id: number; subdir: string; filename: string; format: string; name: string; version: string;
-  build: string; build_number: number; size_bytes: number; sha256: string; md5: string; index_json: string;
-  about_json: string | null; run_exports_json: string | null; record_json: string; uploaded_by: number | null;
-  created_at: number; updated_at: number; yanked_reason: string | null; hidden: number; post_install: string | null;
-  has_attestation: number;
-}
-
-export const toPackageRow = (r: PackageDbRow): PackageRow => ({
-  id: r.id, channelId: r.channel_id, subdir: r.subdir, filename: r.filename, format: r.format as PackageFormat,
-  name: r.name, version: r.version, build: r.build, buildNumber: r.build_number, sizeBytes: r.size_bytes,
-  sha256: r.sha256, md5: r.md5, indexJson: r.index_json, aboutJson: r.about_json, runExportsJson: r.run_exports_json,
-  recordJson: r.record_json, uploadedBy: r.uploaded_by, createdAt: r.created_at, updatedAt: r.updated_at,
-  yankedReason: r.yanked_reason, hidden: r.hidden === 1, postInstallJson: r.post_install, hasAttestation: r.has_attestation === 1,
-});
 
 const params = (f: PackageFile, now: number) => ({
   channelId: f.channelId, subdir: f.subdir, filename: f.filename, format: f.format, name: f.name, version: f.version,
@@ -97,7 +82,7 @@ export class SqlitePackageRepository implements PackageRepository {
     });
     this.abandon = deleteIntent;
 
-    this.selectIntents = db.prepare<[], { record: string; channel: string; owner: string | null; alive_at: number }>(
+    this.selectIntents = db.prepare<[], UploadIntentRow>(
       `SELECT i.record, i.owner, coalesce(i.alive_at, i.created_at) AS alive_at, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
     this.touchIntents = db.prepare<[number, string]>('UPDATE upload_intents SET alive_at = ? WHERE owner = ?');
 
@@ -218,7 +203,7 @@ export class SqlitePackageRepository implements PackageRepository {
   }
 
   async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; aliveAt: number }>> {
-    return this.selectIntents.all().map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, aliveAt: r.alive_at }));
+    return this.selectIntents.all().map(toUploadIntent);
   }
 
   async touchUploadIntents(owner: string, at: number): Promise<void> {
