@@ -1,34 +1,20 @@
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
 import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
+import { MissingPackageError, PACKAGE_COLUMNS, REPLACE_ON_CONFLICT, bySubdir, firstMissingRef, packageColumns } from '../shared/package-writes.js';
 import { type PackageDbRow, type UploadIntentRow, toPackageRow, toUploadIntent } from '../shared/rows.js';
-
 import { type Pool, type Queryable, changes, inTransaction, row, rows } from './database.js';
 import { bumpRevision } from './index-state.js';
 
-class MissingPackageError extends Error {
-  constructor(readonly ref: PackageRef) {
-    super('no such package');
-  }
+const COLUMNS = `${PACKAGE_COLUMNS.join(', ')}, created_at, updated_at`;
+
+function values(f: PackageFile, now: number): unknown[] {
+  const row = packageColumns(f);
+  return [...PACKAGE_COLUMNS.map((c) => row[c]), now];
 }
 
-const COLUMNS = `channel_id, subdir, filename, format, name, version, build, build_number, size_bytes,
-  sha256, md5, index_json, about_json, run_exports_json, record_json, post_install, has_attestation, uploaded_by, created_at, updated_at`;
-
-const values = (f: PackageFile, now: number): unknown[] => [
-  f.channelId, f.subdir, f.filename, f.format, f.name, f.version, f.build, f.buildNumber, f.sizeBytes, f.sha256, f.md5,
-  f.indexJson, f.aboutJson, f.runExportsJson, f.recordJson, f.postInstallJson ?? null, f.hasAttestation ? 1 : 0, f.uploadedBy, now, now,
-];
-
 const UPSERT = `INSERT INTO packages (${COLUMNS})
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-  ON CONFLICT (channel_id, subdir, filename) DO UPDATE SET
-    format = excluded.format, name = excluded.name, version = excluded.version, build = excluded.build,
-    build_number = excluded.build_number, size_bytes = excluded.size_bytes, sha256 = excluded.sha256,
-    md5 = excluded.md5, index_json = excluded.index_json, about_json = excluded.about_json,
-    run_exports_json = excluded.run_exports_json, record_json = excluded.record_json,
-    post_install = excluded.post_install, has_attestation = excluded.has_attestation,
-    uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at,
-    yanked_reason = NULL, hidden = 0`;
+  VALUES (${PACKAGE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, $${PACKAGE_COLUMNS.length + 1}, $${PACKAGE_COLUMNS.length + 1})
+  ${REPLACE_ON_CONFLICT}`;
 
 async function queueDeletion(tx: Queryable, ref: PackageRef, revision: number): Promise<void> {
   await tx.query(
@@ -125,30 +111,16 @@ export class PgPackageRepository implements PackageRepository {
       const now = Date.now();
       const added = await rows<{ channel_id: number; subdir: string; name: string }>(tx,
         `INSERT INTO packages (${COLUMNS})
-         SELECT x.channel_id, x.subdir, x.filename, x.format, x.name, x.version, x.build, x.build_number, x.size_bytes,
-                x.sha256, x.md5, x.index_json, x.about_json, x.run_exports_json, x.record_json, x.post_install,
-                x.has_attestation, x.uploaded_by, $2, $2
+         SELECT ${PACKAGE_COLUMNS.map((c) => `x.${c}`).join(', ')}, $2, $2
          FROM jsonb_to_recordset($1::jsonb) AS x(channel_id bigint, subdir text, filename text, format text, name text,
            version text, build text, build_number bigint, size_bytes bigint, sha256 text, md5 text, index_json text,
            about_json text, run_exports_json text, record_json text, post_install text, has_attestation bigint, uploaded_by bigint)
          ON CONFLICT (channel_id, subdir, filename) DO NOTHING
          RETURNING channel_id, subdir, name`,
-        [JSON.stringify(files.map((f) => {
-          const v = values(f, now);
-          return {
-            channel_id: v[0], subdir: v[1], filename: v[2], format: v[3], name: v[4], version: v[5], build: v[6], build_number: v[7],
-            size_bytes: v[8], sha256: v[9], md5: v[10], index_json: v[11], about_json: v[12], run_exports_json: v[13], record_json: v[14],
-            post_install: v[15], has_attestation: v[16], uploaded_by: v[17],
-          };
-        })), now]);
-      const touched = new Map<string, { channelId: number; subdir: string; names: Set<string> }>();
-      for (const a of added) {
-        const k = `${a.channel_id}\0${a.subdir}`;
-        const t = touched.get(k) ?? { channelId: a.channel_id, subdir: a.subdir, names: new Set<string>() };
-        t.names.add(a.name);
-        touched.set(k, t);
+        [JSON.stringify(files.map(packageColumns)), now]);
+      for (const t of bySubdir(added.map((a) => ({ channelId: a.channel_id, subdir: a.subdir, name: a.name })))) {
+        await bumpRevision(tx, t.channelId, t.subdir, t.names);
       }
-      for (const t of touched.values()) await bumpRevision(tx, t.channelId, t.subdir, t.names);
       return added.length;
     });
   }
@@ -180,41 +152,28 @@ export class PgPackageRepository implements PackageRepository {
 
   async setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null> {
     // All or nothing: an unknown entry rolls the whole batch back.
-    return this.runBatch(async (tx) => {
-      const subdirs = new Map<string, { ref: PackageRef; names: Set<string> }>();
+    return firstMissingRef(() => inTransaction(this.pool, async (tx) => {
+      const changed: Array<PackageRef & { name: string }> = [];
       for (const ref of refs) {
         const r = await row<{ name: string }>(tx,
           `UPDATE packages SET yanked_reason = $4, hidden = $5, updated_at = $6
            WHERE channel_id = $1 AND subdir = $2 AND filename = $3 RETURNING name`,
           [ref.channelId, ref.subdir, ref.filename, reason, hidden ? 1 : 0, Date.now()]);
         if (!r) throw new MissingPackageError(ref);
-        const k = `${ref.channelId}\0${ref.subdir}`;
-        const entry = subdirs.get(k) ?? { ref, names: new Set<string>() };
-        entry.names.add(r.name);
-        subdirs.set(k, entry);
+        changed.push({ ...ref, name: r.name });
       }
-      for (const { ref, names } of subdirs.values()) await bumpRevision(tx, ref.channelId, ref.subdir, names);
-    });
+      for (const t of bySubdir(changed)) await bumpRevision(tx, t.channelId, t.subdir, t.names);
+    }));
   }
 
   async deleteMany(refs: PackageRef[]): Promise<PackageRef | null> {
-    return this.runBatch(async (tx) => {
+    return firstMissingRef(() => inTransaction(this.pool, async (tx) => {
       for (const ref of refs) {
         const name = await deleteRow(tx, ref);
         if (name === undefined) throw new MissingPackageError(ref);
         await queueDeletion(tx, ref, await bumpRevision(tx, ref.channelId, ref.subdir, [name]));
       }
-    });
-  }
-
-  private async runBatch(fn: (tx: Queryable) => Promise<void>): Promise<PackageRef | null> {
-    try {
-      await inTransaction(this.pool, fn);
-      return null;
-    } catch (err) {
-      if (err instanceof MissingPackageError) return err.ref;
-      throw err;
-    }
+    }));
   }
 }
 

@@ -1,26 +1,13 @@
 import type { SqliteDb } from './database.js';
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
 import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
+import { MissingPackageError, PACKAGE_COLUMNS, REPLACE_ON_CONFLICT, bySubdir, firstMissingRef, packageColumns } from '../shared/package-writes.js';
 import { type PackageDbRow, type UploadIntentRow, toPackageRow, toUploadIntent } from '../shared/rows.js';
 
-class MissingPackageError extends Error {
-  constructor(readonly ref: PackageRef) {
-    super('no such package');
-  }
-}
+const INSERT = `INSERT INTO packages (${PACKAGE_COLUMNS.join(', ')}, created_at, updated_at)
+  VALUES (${PACKAGE_COLUMNS.map((c) => `@${c}`).join(', ')}, @now, @now)`;
 
-const params = (f: PackageFile, now: number) => ({
-  channelId: f.channelId, subdir: f.subdir, filename: f.filename, format: f.format, name: f.name, version: f.version,
-  build: f.build, buildNumber: f.buildNumber, sizeBytes: f.sizeBytes, sha256: f.sha256, md5: f.md5,
-  indexJson: f.indexJson, aboutJson: f.aboutJson, runExportsJson: f.runExportsJson, recordJson: f.recordJson,
-  postInstallJson: f.postInstallJson ?? null, hasAttestation: f.hasAttestation ? 1 : 0, uploadedBy: f.uploadedBy, now,
-});
-
-const UPSERT = `
-  INSERT INTO packages (channel_id, subdir, filename, format, name, version, build, build_number, size_bytes,
-    sha256, md5, index_json, about_json, run_exports_json, record_json, post_install, has_attestation, uploaded_by, created_at, updated_at)
-  VALUES (@channelId, @subdir, @filename, @format, @name, @version, @build, @buildNumber, @sizeBytes,
-    @sha256, @md5, @indexJson, @aboutJson, @runExportsJson, @recordJson, @postInstallJson, @hasAttestation, @uploadedBy, @now, @now)`;
+const values = (f: PackageFile, now: number) => ({ ...packageColumns(f), now });
 
 export class SqlitePackageRepository implements PackageRepository {
   private readonly selectOne;
@@ -59,15 +46,7 @@ export class SqlitePackageRepository implements PackageRepository {
       'SELECT record FROM upload_intents WHERE channel_id = ? AND subdir = ? AND filename = ?');
     const deleteIntent = db.prepare<[number, string, string]>(
       'DELETE FROM upload_intents WHERE channel_id = ? AND subdir = ? AND filename = ?');
-    const upsert = db.prepare(`${UPSERT}
-      ON CONFLICT (channel_id, subdir, filename) DO UPDATE SET
-        format = excluded.format, name = excluded.name, version = excluded.version, build = excluded.build,
-        build_number = excluded.build_number, size_bytes = excluded.size_bytes, sha256 = excluded.sha256,
-        md5 = excluded.md5, index_json = excluded.index_json, about_json = excluded.about_json,
-        run_exports_json = excluded.run_exports_json, record_json = excluded.record_json,
-        post_install = excluded.post_install, has_attestation = excluded.has_attestation,
-        uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at,
-        yanked_reason = NULL, hidden = 0`);
+    const upsert = db.prepare(`${INSERT} ${REPLACE_ON_CONFLICT}`);
     // A force-replaced file must not be unlinked by an older queued deletion.
     const cancelDeletion = db.prepare<[number, string, string]>(
       'DELETE FROM file_deletions WHERE channel_id = ? AND subdir = ? AND filename = ?');
@@ -75,7 +54,7 @@ export class SqlitePackageRepository implements PackageRepository {
       const intent = selectIntent.get(channelId, subdir, filename);
       if (!intent) throw new Error(`no upload intent for ${subdir}/${filename}`);
       const file = JSON.parse(intent.record) as PackageFile;
-      upsert.run(params(file, Date.now()));
+      upsert.run(values(file, Date.now()));
       deleteIntent.run(channelId, subdir, filename);
       cancelDeletion.run(channelId, subdir, filename);
       bumpRevision(channelId, subdir, [file.name]);
@@ -99,21 +78,12 @@ export class SqlitePackageRepository implements PackageRepository {
       return true;
     });
 
-    const insertIfAbsent = db.prepare(`${UPSERT} ON CONFLICT (channel_id, subdir, filename) DO NOTHING`);
+    const insertIfAbsent = db.prepare(`${INSERT} ON CONFLICT (channel_id, subdir, filename) DO NOTHING`);
     this.insertFoundTx = db.transaction((files: PackageFile[]): number => {
-      let added = 0;
-      const touched = new Map<string, { channelId: number; subdir: string; names: Set<string> }>();
-      for (const f of files) {
-        if (insertIfAbsent.run(params(f, Date.now())).changes > 0) {
-          added++;
-          const k = `${f.channelId}\0${f.subdir}`;
-          const t = touched.get(k) ?? { channelId: f.channelId, subdir: f.subdir, names: new Set<string>() };
-          t.names.add(f.name);
-          touched.set(k, t);
-        }
-      }
-      for (const t of touched.values()) bumpRevision(t.channelId, t.subdir, t.names);
-      return added;
+      const added: PackageFile[] = [];
+      for (const f of files) if (insertIfAbsent.run(values(f, Date.now())).changes > 0) added.push(f);
+      for (const t of bySubdir(added)) bumpRevision(t.channelId, t.subdir, t.names);
+      return added.length;
     });
 
     this.dropMissingTx = db.transaction((channelId: number, subdir: string, filenames: string[]): number => {
@@ -142,16 +112,12 @@ export class SqlitePackageRepository implements PackageRepository {
        WHERE channel_id = @channelId AND subdir = @subdir AND filename = @filename RETURNING name`);
     // All or nothing: an unknown entry rolls the whole batch back.
     this.yankTx = db.transaction((refs: PackageRef[], reason: string | null, hidden: boolean): void => {
-      const subdirs = new Map<string, { ref: PackageRef; names: Set<string> }>();
-      for (const ref of refs) {
+      const changed = refs.map((ref) => {
         const row = setYank.get({ ...ref, reason, hidden: hidden ? 1 : 0, now: Date.now() }) as { name: string } | undefined;
         if (!row) throw new MissingPackageError(ref);
-        const k = `${ref.channelId}\0${ref.subdir}`;
-        const entry = subdirs.get(k) ?? { ref, names: new Set<string>() };
-        entry.names.add(row.name);
-        subdirs.set(k, entry);
-      }
-      for (const { ref, names } of subdirs.values()) bumpRevision(ref.channelId, ref.subdir, names);
+        return { ...ref, name: row.name };
+      });
+      for (const t of bySubdir(changed)) bumpRevision(t.channelId, t.subdir, t.names);
     });
     this.deleteManyTx = db.transaction((refs: PackageRef[]): void => {
       for (const ref of refs) {
@@ -164,7 +130,7 @@ export class SqlitePackageRepository implements PackageRepository {
   }
 
   async setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null> {
-    return this.runBatch(() => this.yankTx.immediate(refs, reason, hidden));
+    return firstMissingRef(() => this.yankTx.immediate(refs, reason, hidden));
   }
 
   async recordsAfter(afterId: number, limit: number): Promise<StoredRecord[]> {
@@ -172,17 +138,7 @@ export class SqlitePackageRepository implements PackageRepository {
   }
 
   async deleteMany(refs: PackageRef[]): Promise<PackageRef | null> {
-    return this.runBatch(() => this.deleteManyTx.immediate(refs));
-  }
-
-  private runBatch(fn: () => void): PackageRef | null {
-    try {
-      fn();
-      return null;
-    } catch (err) {
-      if (err instanceof MissingPackageError) return err.ref;
-      throw err;
-    }
+    return firstMissingRef(() => this.deleteManyTx.immediate(refs));
   }
 
   async get(channelId: number, subdir: string, filename: string): Promise<PackageRow | null> {
