@@ -74,6 +74,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     retryBaseMs: config.indexRetryBaseMs,
     retryMaxMs: Math.max(config.indexRetryMaxMs, config.indexRetryBaseMs),
     newestFirst: sortVersionsDesc,
+    supersededShardRetentionMs: config.supersededShardRetentionMs,
     ...(onSqlite ? { buildChanneldata: channeldataInWorker(sqliteFile(config.dataDir)) } : {}),
     ...(fullPasses ? { writeFull: (ref) => fullPasses.write(ref) } : {}),
     owner,

@@ -182,8 +182,8 @@ export interface IndexStateRepository {
   finishShards(ref: SubdirRef, owner: string, written: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]> | null>;
   /** Points the subdir at a written shard index (only while holding the shards lease); returns files now safe to unlink. */
   publishShardIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string }): Promise<PendingFileDeletion[]>;
-  /** Shard files superseded more than a week ago. */
-  collectableShards(ref: SubdirRef, now: number): Promise<string[]>;
+  /** Shard files superseded before `supersededBefore` (epoch ms): how long they are kept is the caller's policy. */
+  collectableShards(ref: SubdirRef, supersededBefore: number): Promise<string[]>;
   forgetShardFile(ref: SubdirRef, sha256: string): Promise<void>;
   releaseLease(ref: SubdirRef, kind: IndexKind, owner: string): Promise<void>;
   forgetDeletions(ids: number[]): Promise<void>;

@@ -52,6 +52,8 @@ export interface IndexerOptions {
   buildChanneldata?: (channelId: number) => Promise<string>;
   /** Writes a full generation off the event loop (from a snapshot of its own), when the database allows it. */
   writeFull?: (ref: SubdirRef) => Promise<FullPassWritten>;
+  /** Superseded shard files are deleted once superseded this long (Config.supersededShardRetentionMs). */
+  supersededShardRetentionMs: number;
   /** A failed pass is retried after this long, doubling per failure up to `retryMaxMs`. */
   retryBaseMs?: number;
   retryMaxMs?: number;
@@ -352,12 +354,12 @@ export class Indexer {
       const sha256 = await writeShardIndex(this.store, ref, revision, live);
       const deletions = await this.repos.indexState.publishShardIndex(ref, this.opts.owner, { revision, sha256 });
       this.liveShards.set(key, { sha256, live });
-      // Superseded shards live a week; looking for expired ones scans the
+      // Superseded shards live supersededShardRetentionMs; looking for expired ones scans the
       // subdir's shard files (15 ms at 18.6k names), so it is done at most
       // every ten minutes, not on every upload's path.
       if (now - (this.shardsCollectedAt.get(key) ?? 0) >= SHARD_COLLECTION_INTERVAL_MS) {
         this.shardsCollectedAt.set(key, now);
-        for (const old of await this.repos.indexState.collectableShards(ref, now)) {
+        for (const old of await this.repos.indexState.collectableShards(ref, now - this.opts.supersededShardRetentionMs)) {
           await this.store.delete(shardKey(ref.channel, ref.subdir, old));
           await this.repos.indexState.forgetShardFile(ref, old);
         }

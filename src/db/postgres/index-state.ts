@@ -32,8 +32,6 @@ const LEASE_COLUMNS: Record<IndexKind, { owner: string; until: string }> = {
   shards: { owner: 'shards_lease_owner', until: 'shards_lease_until' },
 };
 
-const WEEK_MS = 7 * 86_400_000;
-
 /** Files deleted at or before a revision both index kinds have reached. */
 async function safeDeletions(tx: Queryable, ref: SubdirRef): Promise<PendingFileDeletion[]> {
   return rows<PendingFileDeletion>(tx,
@@ -196,10 +194,10 @@ export class PgIndexStateRepository implements IndexStateRepository {
     });
   }
 
-  async collectableShards(ref: SubdirRef, now: number): Promise<string[]> {
+  async collectableShards(ref: SubdirRef, supersededBefore: number): Promise<string[]> {
     return (await rows<{ sha256: string }>(this.pool,
       'SELECT sha256 FROM shard_files WHERE channel_id = $1 AND subdir = $2 AND superseded_at IS NOT NULL AND superseded_at < $3',
-      [ref.channelId, ref.subdir, now - WEEK_MS])).map((r) => r.sha256);
+      [ref.channelId, ref.subdir, supersededBefore])).map((r) => r.sha256);
   }
 
   async forgetShardFile(ref: SubdirRef, sha256: string): Promise<void> {

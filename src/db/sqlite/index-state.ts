@@ -25,8 +25,6 @@ export function revisionBumper(db: SqliteDb): (channelId: number, subdir: string
   };
 }
 
-const WEEK_MS = 7 * 86_400_000;
-
 export class SqliteIndexStateRepository implements IndexStateRepository {
   private readonly bump;
   private readonly selectOne;
@@ -192,8 +190,8 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     return this.publishShardsTx.immediate(ref, owner, written);
   }
 
-  async collectableShards(ref: SubdirRef, now: number): Promise<string[]> {
-    return this.selectCollectable.all(ref.channelId, ref.subdir, now - WEEK_MS).map((r) => r.sha256);
+  async collectableShards(ref: SubdirRef, supersededBefore: number): Promise<string[]> {
+    return this.selectCollectable.all(ref.channelId, ref.subdir, supersededBefore).map((r) => r.sha256);
   }
 
   async forgetShardFile(ref: SubdirRef, sha256: string): Promise<void> {
