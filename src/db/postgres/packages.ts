@@ -1,6 +1,7 @@
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
 import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
-import { MissingPackageError, PACKAGE_COLUMNS, REPLACE_ON_CONFLICT, bySubdir, firstMissingRef, packageColumns } from '../shared/package-writes.js';
+import { PACKAGE_COLUMNS, REPLACE_ON_CONFLICT, bySubdir, packageColumns } from '../shared/package-writes.js';
+import { RollBack, answerOf } from '../shared/roll-back.js';
 import { type PackageDbRow, type UploadIntentRow, toPackageRow, toUploadIntent } from '../shared/rows.js';
 import { type Pool, type Queryable, changes, inTransaction, row, rows } from './database.js';
 import { bumpRevision } from './index-state.js';
@@ -47,24 +48,20 @@ export class PgPackageRepository implements PackageRepository {
     const key = [file.channelId, file.subdir, file.filename];
     const exists = async (tx: Queryable) =>
       (await row(tx, 'SELECT 1 AS one FROM packages WHERE channel_id = $1 AND subdir = $2 AND filename = $3', key)) !== undefined;
-    try {
-      return await inTransaction(this.pool, async (tx) => {
-        if (!force && (await exists(tx))) return 'exists';
-        // The intent's primary key admits one holder across every replica.
-        // An insert racing a commit of the same filename waits for that
-        // commit (its intent row is locked), then succeeds; the second look
-        // below (a new statement, so it sees that commit) then refuses it.
-        const inserted = await changes(tx,
-          `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner, alive_at) VALUES ($1, $2, $3, $4, $5, $6, $5)
-           ON CONFLICT DO NOTHING`, [...key, JSON.stringify(file), Date.now(), owner]);
-        if (inserted === 0) return 'in-progress';
-        if (!force && (await exists(tx))) throw new AlreadyThere();
-        return 'reserved';
-      });
-    } catch (err) {
-      if (err instanceof AlreadyThere) return 'exists';
-      throw err;
-    }
+    return answerOf(() => inTransaction(this.pool, async (tx): Promise<ReserveResult> => {
+      if (!force && (await exists(tx))) return 'exists';
+      // The intent's primary key admits one holder across every replica.
+      // An insert racing a commit of the same filename waits for that
+      // commit (its intent row is locked), then succeeds; the second look
+      // below (a new statement, so it sees that commit) then refuses it,
+      // rolling back the intent it inserted.
+      const inserted = await changes(tx,
+        `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner, alive_at) VALUES ($1, $2, $3, $4, $5, $6, $5)
+         ON CONFLICT DO NOTHING`, [...key, JSON.stringify(file), Date.now(), owner]);
+      if (inserted === 0) return 'in-progress';
+      if (!force && (await exists(tx))) throw new RollBack<ReserveResult>('exists');
+      return 'reserved';
+    }));
   }
 
   async commitUpload(channelId: number, subdir: string, filename: string): Promise<void> {
@@ -151,31 +148,30 @@ export class PgPackageRepository implements PackageRepository {
   }
 
   async setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null> {
-    // All or nothing: an unknown entry rolls the whole batch back.
-    return firstMissingRef(() => inTransaction(this.pool, async (tx) => {
+    // All or nothing: an unknown entry rolls the whole batch back, and is the answer.
+    return answerOf(() => inTransaction(this.pool, async (tx): Promise<PackageRef | null> => {
       const changed: Array<PackageRef & { name: string }> = [];
       for (const ref of refs) {
         const r = await row<{ name: string }>(tx,
           `UPDATE packages SET yanked_reason = $4, hidden = $5, updated_at = $6
            WHERE channel_id = $1 AND subdir = $2 AND filename = $3 RETURNING name`,
           [ref.channelId, ref.subdir, ref.filename, reason, hidden ? 1 : 0, Date.now()]);
-        if (!r) throw new MissingPackageError(ref);
+        if (!r) throw new RollBack(ref);
         changed.push({ ...ref, name: r.name });
       }
       for (const t of bySubdir(changed)) await bumpRevision(tx, t.channelId, t.subdir, t.names);
+      return null;
     }));
   }
 
   async deleteMany(refs: PackageRef[]): Promise<PackageRef | null> {
-    return firstMissingRef(() => inTransaction(this.pool, async (tx) => {
+    return answerOf(() => inTransaction(this.pool, async (tx): Promise<PackageRef | null> => {
       for (const ref of refs) {
         const name = await deleteRow(tx, ref);
-        if (name === undefined) throw new MissingPackageError(ref);
+        if (name === undefined) throw new RollBack(ref);
         await queueDeletion(tx, ref, await bumpRevision(tx, ref.channelId, ref.subdir, [name]));
       }
+      return null;
     }));
   }
 }
-
-/** Thrown inside reserveUpload's transaction so that the intent it inserted rolls back. */
-class AlreadyThere extends Error {}

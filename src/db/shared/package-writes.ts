@@ -1,7 +1,6 @@
 // What both package adapters write the same way: a package row's columns,
-// what a forced re-upload replaces, and how a batch over many refs fails
-// and marks the subdirs it changed.
-import type { PackageFile, PackageRef } from '../../core/types.js';
+// what a forced re-upload replaces, and which subdirs a batch changed.
+import type { PackageFile } from '../../core/types.js';
 
 /** The columns an upload or a rescan writes, bar created_at and updated_at (both the time of the write). */
 export const PACKAGE_COLUMNS = [
@@ -29,24 +28,6 @@ export const REPLACE_ON_CONFLICT = `ON CONFLICT (channel_id, subdir, filename) D
     post_install = excluded.post_install, has_attestation = excluded.has_attestation,
     uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at,
     yanked_reason = NULL, hidden = 0`;
-
-/** Thrown inside a batch's transaction at its first unknown ref, so that the whole batch rolls back. */
-export class MissingPackageError extends Error {
-  constructor(readonly ref: PackageRef) {
-    super('no such package');
-  }
-}
-
-/** Runs an all-or-nothing batch; the ref it stopped at (nothing changed), or null when every ref was there. */
-export async function firstMissingRef(batch: () => unknown): Promise<PackageRef | null> {
-  try {
-    await batch();
-    return null;
-  } catch (err) {
-    if (err instanceof MissingPackageError) return err.ref;
-    throw err;
-  }
-}
 
 /** The subdirs a batch changed, each with the package names it changed there: one revision bump a subdir, not one a file. */
 export function bySubdir(changed: Iterable<{ channelId: number; subdir: string; name: string }>): Array<{ channelId: number; subdir: string; names: Set<string> }> {

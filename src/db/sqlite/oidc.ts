@@ -1,6 +1,7 @@
 import type { SqliteDb } from './database.js';
 import type { NewOidcPublisher, NewPublisherToken, OidcRepository } from '../repositories.js';
 import type { OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
+import { RollBack, answerOf } from '../shared/roll-back.js';
 import { type PublisherRow, type TokenGrantRow, toPublisher, toTokenGrants } from '../shared/rows.js';
 
 export class SqliteOidcRepository implements OidcRepository {
@@ -45,7 +46,7 @@ export class SqliteOidcRepository implements OidcRepository {
       if (useJti.run(t.issuer, t.jti, t.jtiExpiresAt).changes === 0) return 'replayed';
       if (!t.grants.every((g) => publisherExists.get(g.publisherId))) {
         // Undo the jti too: the token was never honoured, the CI may retry it.
-        throw new PublisherGone();
+        throw new RollBack('publisher-gone');
       }
       const claims = JSON.stringify(t.claims);
       for (const g of t.grants) insertToken.run({ tokenHash: t.tokenHash, ...g, claims, now, expiresAt: t.expiresAt });
@@ -80,18 +81,10 @@ export class SqliteOidcRepository implements OidcRepository {
   }
 
   async mintToken(token: NewPublisherToken, now: number): Promise<'minted' | 'replayed' | 'publisher-gone'> {
-    try {
-      return this.mintTx(token, now);
-    } catch (err) {
-      if (err instanceof PublisherGone) return 'publisher-gone';
-      throw err;
-    }
+    return answerOf(() => this.mintTx(token, now));
   }
 
   async tokenGrants(tokenHash: string, now: number): Promise<{ grants: PublisherGrant[]; claims: PublisherClaims } | null> {
     return toTokenGrants(this.selectToken.all(tokenHash, now));
   }
 }
-
-/** Thrown inside the mint transaction so that it rolls back. */
-class PublisherGone extends Error {}

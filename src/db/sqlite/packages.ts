@@ -1,7 +1,8 @@
 import type { SqliteDb } from './database.js';
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
 import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
-import { MissingPackageError, PACKAGE_COLUMNS, REPLACE_ON_CONFLICT, bySubdir, firstMissingRef, packageColumns } from '../shared/package-writes.js';
+import { PACKAGE_COLUMNS, REPLACE_ON_CONFLICT, bySubdir, packageColumns } from '../shared/package-writes.js';
+import { RollBack, answerOf } from '../shared/roll-back.js';
 import { type PackageDbRow, type UploadIntentRow, toPackageRow, toUploadIntent } from '../shared/rows.js';
 
 const INSERT = `INSERT INTO packages (${PACKAGE_COLUMNS.join(', ')}, created_at, updated_at)
@@ -110,11 +111,11 @@ export class SqlitePackageRepository implements PackageRepository {
     const setYank = db.prepare(
       `UPDATE packages SET yanked_reason = @reason, hidden = @hidden, updated_at = @now
        WHERE channel_id = @channelId AND subdir = @subdir AND filename = @filename RETURNING name`);
-    // All or nothing: an unknown entry rolls the whole batch back.
+    // All or nothing: an unknown entry rolls the whole batch back, and is the answer.
     this.yankTx = db.transaction((refs: PackageRef[], reason: string | null, hidden: boolean): void => {
       const changed = refs.map((ref) => {
         const row = setYank.get({ ...ref, reason, hidden: hidden ? 1 : 0, now: Date.now() }) as { name: string } | undefined;
-        if (!row) throw new MissingPackageError(ref);
+        if (!row) throw new RollBack(ref);
         return { ...ref, name: row.name };
       });
       for (const t of bySubdir(changed)) bumpRevision(t.channelId, t.subdir, t.names);
@@ -122,7 +123,7 @@ export class SqlitePackageRepository implements PackageRepository {
     this.deleteManyTx = db.transaction((refs: PackageRef[]): void => {
       for (const ref of refs) {
         const gone = deleteRow.get(ref.channelId, ref.subdir, ref.filename);
-        if (!gone) throw new MissingPackageError(ref);
+        if (!gone) throw new RollBack(ref);
         const revision = bumpRevision(ref.channelId, ref.subdir, [gone.name]);
         queueDeletion.run({ ...ref, revision });
       }
@@ -130,7 +131,10 @@ export class SqlitePackageRepository implements PackageRepository {
   }
 
   async setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null> {
-    return firstMissingRef(() => this.yankTx.immediate(refs, reason, hidden));
+    return answerOf<PackageRef | null>(() => {
+      this.yankTx.immediate(refs, reason, hidden);
+      return null;
+    });
   }
 
   async recordsAfter(afterId: number, limit: number): Promise<StoredRecord[]> {
@@ -138,7 +142,10 @@ export class SqlitePackageRepository implements PackageRepository {
   }
 
   async deleteMany(refs: PackageRef[]): Promise<PackageRef | null> {
-    return firstMissingRef(() => this.deleteManyTx.immediate(refs));
+    return answerOf<PackageRef | null>(() => {
+      this.deleteManyTx.immediate(refs);
+      return null;
+    });
   }
 
   async get(channelId: number, subdir: string, filename: string): Promise<PackageRow | null> {
