@@ -1,7 +1,6 @@
 import type { ApiKeyRepository, NewApiKey } from '../repositories.js';
 import type { ApiKey } from '../../core/types.js';
 import { type ApiKeyRow, toKey } from '../shared/rows.js';
-
 import { type Pool, changes, row, rows } from './database.js';
 
 export class PgApiKeyRepository implements ApiKeyRepository {

@@ -1,7 +1,6 @@
 import type { AuditRepository } from '../repositories.js';
 import type { AuditEvent } from '../../core/types.js';
 import { type AuditRow, toAuditEvent } from '../shared/rows.js';
-
 import { type Pool, rows } from './database.js';
 
 export class PgAuditRepository implements AuditRepository {

@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import type { DirtySubdir, IndexKind, IndexSnapshot, IndexStateRepository, NameRow, ShardRow, SnapshotRecord } from '../repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';
 import { type SubdirDbRow, toDirtySubdir, toState } from '../shared/rows.js';
-
 import { type Pool, type Queryable, changes, inTransaction, row, rows } from './database.js';
 
 const SELECT_STATE = `SELECT s.*, c.name AS channel FROM subdirs s JOIN channels c ON c.id = s.channel_id`;
