@@ -8,8 +8,8 @@ import { createPostgresRepositories } from './postgres/index.js';
 import { createSqliteRepositories, sqliteFile } from './sqlite/index.js';
 
 export { sqliteFile };
-// migrate-storage copies rows into PostgreSQL below the repositories.
-export { inTransaction, openPostgres, type Pool, type PoolClient } from './postgres/database.js';
+// migrate-storage copies rows from the SQLite file into PostgreSQL, beneath the repositories.
+export { openRowCopy, RowCopyRefused, type ListedPackage, type RowCopy } from './copy-to-postgres.js';
 
 export async function createRepositories(config: Pick<Config, 'dataDir' | 'databaseUrl'>): Promise<Repositories> {
   return config.databaseUrl === null
