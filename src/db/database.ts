@@ -7,7 +7,6 @@ import type { SubdirRef } from '../core/types.js';
 import type { IndexSnapshot } from './repositories.js';
 import { openSnapshotReader, snapshotOn } from './sqlite/index-state.js';
 
-export { sqliteFile } from './sqlite/index.js';
 export { readCatalogSnapshot } from './sqlite/catalog.js';
 
 /**
