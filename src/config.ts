@@ -33,6 +33,11 @@ export interface Config {
    * (a replica that died mid-upload on another host).
    */
   uploadIntentTimeoutMs: number;
+  /**
+   * How long a superseded shard file stays downloadable: a client may still
+   * hold the shard index that names it (README: a week).
+   */
+  supersededShardRetentionMs: number;
   /** With remote storage: bytes of immutable index files (generations, shards) kept on local disk for serving; 0 = none. */
   readCacheMaxBytes: number;
   /** How long a verified API key is remembered (argon2 skipped; revocation still checked). */
@@ -245,6 +250,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     indexLeaseMs: intFrom(env.CHANNELD_INDEX_LEASE_MS, 'CHANNELD_INDEX_LEASE_MS', 30_000, 1000),
     indexRetryBaseMs: intFrom(env.CHANNELD_INDEX_RETRY_BASE_MS, 'CHANNELD_INDEX_RETRY_BASE_MS', 1000, 10),
     indexRetryMaxMs: intFrom(env.CHANNELD_INDEX_RETRY_MAX_MS, 'CHANNELD_INDEX_RETRY_MAX_MS', 5 * 60_000, 10),
+    // Not an env setting: the README promises clients a week.
+    supersededShardRetentionMs: 7 * 86_400_000,
     readCacheMaxBytes: intFrom(env.CHANNELD_READ_CACHE_MAX_BYTES, 'CHANNELD_READ_CACHE_MAX_BYTES', 1 * GiB, 0),
     uploadIntentTimeoutMs: intFrom(env.CHANNELD_UPLOAD_INTENT_TIMEOUT_MS, 'CHANNELD_UPLOAD_INTENT_TIMEOUT_MS', 180_000, 1000),
     keyCacheTtlMs: intFrom(env.CHANNELD_KEY_CACHE_TTL_MS, 'CHANNELD_KEY_CACHE_TTL_MS', 5 * 60_000),

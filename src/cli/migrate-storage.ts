@@ -7,19 +7,16 @@
 // snapshot is not carried over: the cut-over is a final run (--resume) with
 // the server stopped.
 //
-// Order: rows first, in one PostgreSQL transaction (the target holds the
-// whole snapshot or nothing), then objects. An interrupted run is re-run
+// Order: rows first (src/db/copy-to-postgres.ts), in one PostgreSQL
+// transaction (the target holds the whole snapshot or nothing), then objects. An interrupted run is re-run
 // with --resume: the rows are replaced by a fresh snapshot (cheap) and
 // objects already in the bucket are kept when they provably match.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import cliProgress from 'cli-progress';
 import type { Config } from '../config.js';
 import { hashStream } from '../core/hash-file.js';
-import { inTransaction, openPostgres, type Pool, type PoolClient } from '../db/postgres/database.js';
-import { MIGRATIONS } from '../db/migrations/index.js';
-import { sqliteFile } from '../db/sqlite/index.js';
+import { openRowCopy, RowCopyRefused, sqliteFile, type ListedPackage, type RowCopy } from '../db/index.js';
 import { createObjectStore } from '../storage/create-store.js';
 import { FsObjectStore } from '../storage/fs-object-store.js';
 import { FULL_GENERATION_FILES, SHARD_INDEX_FILE, indexKey, packageKey } from '../storage/keys.js';
@@ -57,19 +54,6 @@ interface Expected {
   file: string;
 }
 
-/** Tables in the order the migrations create them: every foreign key points to an earlier one (or to itself). */
-export function tablesInMigrationOrder(): string[] {
-  const tables: string[] = [];
-  for (const m of MIGRATIONS) {
-    for (const match of m.sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/g)) {
-      if (!tables.includes(match[1]!)) tables.push(match[1]!);
-    }
-  }
-  return tables;
-}
-
-const q = (ident: string): string => `"${ident.replace(/"/g, '""')}"`;
-
 export async function migrateStorage(opts: MigrateOptions): Promise<MigrateSummary> {
   const started = Date.now();
   const { target } = opts;
@@ -80,146 +64,37 @@ export async function migrateStorage(opts: MigrateOptions): Promise<MigrateSumma
   if (target.storage.kind !== 's3') {
     throw new MigrateError('the target storage is the source itself (the data folder): give --to-storage s3://bucket/prefix or set CHANNELD_STORAGE_URL');
   }
-  const file = sqliteFile(dataDir);
-  let sqlite: Database.Database;
-  try {
-    // Read-only: a live server keeps writing; this process never does.
-    sqlite = new Database(file, { readonly: true, fileMustExist: true });
-  } catch (err) {
-    throw new MigrateError(`cannot open ${file} read-only: ${(err as Error).message}`);
-  }
-  sqlite.pragma('busy_timeout = 10000');
   const ui = new Progress(opts.progress);
-  let pool: Pool | null = null;
+  let copy: RowCopy | null = null;
   try {
-    const version = sqlite.pragma('user_version', { simple: true }) as number;
-    const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-    if (version !== latest) {
-      throw new MigrateError(`${file} is at schema version ${version}, this channeld at ${latest}: start this channeld's server (or any CLI command) on the data folder once to bring it up to date, then migrate`);
-    }
-    pool = await openPostgres(target.databaseUrl);
-    const tables = tablesInMigrationOrder();
-    await checkTarget(pool, tables, opts.resume);
-
-    // One read transaction: every table comes from the same snapshot.
-    sqlite.exec('BEGIN');
-    const counts = tables.map((t) => (sqlite.prepare(`SELECT count(*) AS n FROM ${q(t)}`).get() as { n: number }).n);
-    const expected = expectedPackages(sqlite, dataDir);
-    ui.start('rows', counts.reduce((a, b) => a + b, 0), 'rows');
-    const rows = await inTransaction(pool, async (c) => {
-      if (opts.resume) await c.query(`TRUNCATE ${tables.map(q).join(', ')} RESTART IDENTITY CASCADE`);
-      const done: MigrateSummary['rows'] = [];
-      for (const table of tables) done.push({ table, rows: await copyTable(sqlite, c, table, (n) => ui.add(n)) });
-      await afterRows(c);
-      return done;
-    });
-    sqlite.exec('COMMIT');
+    copy = await openRowCopy(sqliteFile(dataDir), target.databaseUrl, opts.resume);
+    const expected = expectedPackages(copy.packages(), dataDir);
+    ui.start('rows', copy.rowCount, 'rows');
+    const rows = await copy.copyRows((n) => ui.add(n));
     ui.stop();
 
     const source = new FsObjectStore(path.join(dataDir, 'channels'));
     const targetStore = createObjectStore(target);
     const objects = await copyObjects(source, targetStore, expected, opts, ui);
-    const reindexAtStart = await markReplacedGenerations(pool, targetStore);
+    const reindexAtStart = await markReplacedGenerations(copy, targetStore);
     const summary: MigrateSummary = { rows, ...objects, reindexAtStart, seconds: (Date.now() - started) / 1000 };
     return summary;
+  } catch (err) {
+    if (err instanceof RowCopyRefused) throw new MigrateError(err.message);
+    throw err;
   } finally {
     ui.abort();
-    if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
-    sqlite.close();
-    await pool?.end();
+    await copy?.close();
   }
 }
 
-/** Refuses a target that already holds rows, unless resuming an earlier run. */
-async function checkTarget(pool: Pool, tables: string[], resume: boolean): Promise<void> {
-  const filled: string[] = [];
-  for (const t of tables) {
-    const { rows } = await pool.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${q(t)}) AS any`);
-    if (rows[0]!.any) filled.push(t);
-  }
-  if (filled.length > 0 && !resume) {
-    throw new MigrateError(`the target database already holds data (${filled.join(', ')}); to finish an interrupted migrate-storage run, pass --resume (it REPLACES every row there with a fresh copy of the source)`);
-  }
-}
-
-function expectedPackages(sqlite: Database.Database, dataDir: string): Map<string, Expected> {
+function expectedPackages(listed: Iterable<ListedPackage>, dataDir: string): Map<string, Expected> {
   const expected = new Map<string, Expected>();
-  const stmt = sqlite.prepare(`SELECT c.name AS channel, p.subdir, p.filename, p.sha256, p.size_bytes
-    FROM packages p JOIN channels c ON c.id = p.channel_id`);
-  for (const r of stmt.iterate() as Iterable<{ channel: string; subdir: string; filename: string; sha256: string; size_bytes: number }>) {
+  for (const r of listed) {
     const key = packageKey(r.channel, r.subdir, r.filename);
-    expected.set(key, { sha256: r.sha256, sizeBytes: r.size_bytes, file: path.join(dataDir, 'channels', key) });
+    expected.set(key, { sha256: r.sha256, sizeBytes: r.sizeBytes, file: path.join(dataDir, 'channels', key) });
   }
   return expected;
-}
-
-const BATCH_ROWS = 500;
-
-/**
- * Copies one table's rows, as they are (ids included). Columns that point
- * into the same table (channels' relation_*_id) are written as NULL first
- * and set once every row exists, whatever order the ids come in.
- */
-async function copyTable(sqlite: Database.Database, c: PoolClient, table: string, progressed: (n: number) => void): Promise<number> {
-  const sourceCols = (sqlite.prepare(`PRAGMA table_info(${q(table)})`).all() as Array<{ name: string }>).map((r) => r.name);
-  const { rows: targetRows } = await c.query<{ column_name: string }>(
-    'SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1', [table]);
-  const targetCols = new Set(targetRows.map((r) => r.column_name));
-  const missing = sourceCols.filter((col) => !targetCols.has(col));
-  if (missing.length > 0 || targetCols.size !== sourceCols.length) {
-    throw new MigrateError(`table ${table}: the source's columns (${sourceCols.join(', ')}) differ from the target's (${[...targetCols].join(', ')})`);
-  }
-  const selfRefs = (sqlite.prepare(`PRAGMA foreign_key_list(${q(table)})`).all() as Array<{ table: string; from: string }>)
-    .filter((fk) => fk.table === table).map((fk) => fk.from);
-  const keyCols = (sqlite.prepare(`PRAGMA table_info(${q(table)})`).all() as Array<{ name: string; pk: number }>)
-    .filter((r) => r.pk > 0).map((r) => r.name);
-
-  const insertCols = sourceCols.map(q).join(', ');
-  let batch: unknown[][] = [];
-  let total = 0;
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const values: unknown[] = [];
-    const tuples = batch.map((row) => `(${row.map((v) => { values.push(v); return `$${values.length}`; }).join(', ')})`);
-    await c.query(`INSERT INTO ${q(table)} (${insertCols}) VALUES ${tuples.join(', ')}`, values);
-    progressed(batch.length);
-    batch = [];
-  };
-  const stmt = sqlite.prepare(`SELECT ${insertCols} FROM ${q(table)}`).raw(true);
-  for (const row of stmt.iterate() as Iterable<unknown[]>) {
-    batch.push(row.map((v, i) => (selfRefs.includes(sourceCols[i]!) ? null : v)));
-    total++;
-    if (batch.length >= BATCH_ROWS) await flush();
-  }
-  await flush();
-
-  if (selfRefs.length > 0) {
-    const cols = [...keyCols, ...selfRefs];
-    const where = keyCols.map((k, i) => `${q(k)} = $${i + 1}`).join(' AND ');
-    const set = selfRefs.map((s, i) => `${q(s)} = $${keyCols.length + i + 1}`).join(', ');
-    const refs = sqlite.prepare(`SELECT ${cols.map(q).join(', ')} FROM ${q(table)} WHERE ${selfRefs.map((s) => `${q(s)} IS NOT NULL`).join(' OR ')}`).raw(true);
-    for (const row of refs.all() as unknown[][]) await c.query(`UPDATE ${q(table)} SET ${set} WHERE ${where}`, row);
-  }
-  return total;
-}
-
-/** What must differ in the target once the rows are in. */
-async function afterRows(c: PoolClient): Promise<void> {
-  // Index leases and upload intents name processes of the source install,
-  // which will never touch the target. Leases are released; intents lose
-  // their owner, so the first replica to start settles them as start-up
-  // recovery would have on the source (finished if the file copied is the
-  // one the intent describes, dropped otherwise).
-  await c.query(`UPDATE subdirs SET lease_owner = NULL, lease_until = NULL, shards_lease_owner = NULL, shards_lease_until = NULL`);
-  await c.query('UPDATE upload_intents SET owner = NULL');
-  // Rows came with their ids; identity sequences must start past them.
-  const { rows } = await c.query<{ table_name: string; column_name: string }>(
-    `SELECT table_name, column_name FROM information_schema.columns
-      WHERE table_schema = current_schema() AND is_identity = 'YES'`);
-  for (const r of rows) {
-    await c.query(`SELECT setval(pg_get_serial_sequence($1, $2), COALESCE((SELECT max(${q(r.column_name)}) FROM ${q(r.table_name)}), 0) + 1, false)`,
-      [q(r.table_name), r.column_name]);
-  }
 }
 
 /**
@@ -230,21 +105,16 @@ async function afterRows(c: PoolClient): Promise<void> {
  * starts on it rewrites its index from the copied rows (servers index dirty
  * subdirs before they listen). Returns how many subdirs that was.
  */
-async function markReplacedGenerations(pool: Pool, store: ObjectStore): Promise<number> {
-  const { rows } = await pool.query<{ channel_id: number; channel: string; subdir: string; indexed_revision: number; shards_revision: number }>(
-    `SELECT s.channel_id, c.name AS channel, s.subdir, s.indexed_revision, s.shards_revision
-       FROM subdirs s JOIN channels c ON c.id = s.channel_id`);
+async function markReplacedGenerations(copy: RowCopy, store: ObjectStore): Promise<number> {
   let marked = 0;
-  for (const r of rows) {
-    r.indexed_revision = Number(r.indexed_revision);
-    r.shards_revision = Number(r.shards_revision);
+  for (const s of await copy.copiedSubdirs()) {
     const wanted = [
-      ...(r.indexed_revision > 0 ? FULL_GENERATION_FILES.map((v) => indexKey(r.channel, r.subdir, r.indexed_revision, v)) : []),
-      ...(r.shards_revision > 0 ? [indexKey(r.channel, r.subdir, r.shards_revision, SHARD_INDEX_FILE)] : []),
+      ...(s.indexedRevision > 0 ? FULL_GENERATION_FILES.map((v) => indexKey(s.channel, s.subdir, s.indexedRevision, v)) : []),
+      ...(s.shardsRevision > 0 ? [indexKey(s.channel, s.subdir, s.shardsRevision, SHARD_INDEX_FILE)] : []),
     ];
     const present = await Promise.all(wanted.map(async (key) => (await store.stat(key)) !== null));
     if (present.every(Boolean)) continue;
-    await pool.query('UPDATE subdirs SET revision = revision + 1 WHERE channel_id = $1 AND subdir = $2', [r.channel_id, r.subdir]);
+    await copy.markForReindex(s);
     marked++;
   }
   return marked;

@@ -6,7 +6,7 @@ import type {
   CatalogRepository, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOptions,
   VariantOrderField, VersionRow,
 } from '../db/repositories.js';
-import { packageKeyString } from '../db/sqlite/catalog.js';
+import { packageKeyString } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,

@@ -12,8 +12,7 @@ import { PublisherTokenVerifier } from '../auth/publisher-tokens.js';
 import { sortVersionsDesc } from '../conda/version-order.js';
 import type { Config } from '../config.js';
 import type { Repositories } from '../db/repositories.js';
-import { createRepositories } from '../db/index.js';
-import { sqliteFile } from '../db/sqlite/index.js';
+import { createRepositories, sqliteFile } from '../db/index.js';
 import { channeldataInWorker } from '../indexer/channeldata-in-worker.js';
 import { FullPassThread } from '../indexer/full-pass-in-worker.js';
 import { Indexer } from '../indexer/indexer.js';
@@ -79,6 +78,7 @@ export async function createCore(config: Config, log: FastifyBaseLogger): Promis
     retryBaseMs: config.indexRetryBaseMs,
     retryMaxMs: Math.max(config.indexRetryMaxMs, config.indexRetryBaseMs),
     newestFirst: sortVersionsDesc,
+    supersededShardRetentionMs: config.supersededShardRetentionMs,
     ...(onSqlite ? { buildChanneldata: channeldataInWorker(sqliteFile(config.dataDir)) } : {}),
     ...(fullPasses ? { writeFull: (ref) => fullPasses.write(ref) } : {}),
     owner,

@@ -1,32 +1,19 @@
-// Opens the SQLite database (WAL, foreign keys, busy timeout so the CLI and
-// the server can share it) and brings its schema up to date.
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import { MIGRATIONS } from './migrations/index.js';
+// The SQLite file as the code beneath Repositories reaches it: the worker
+// threads read it through connections of their own (a main-thread
+// connection's cursor would hold up every request meanwhile). Only the
+// SQLite adapter is imported here, so a worker thread never loads the
+// PostgreSQL driver.
+import type { SubdirRef } from '../core/types.js';
+import type { IndexSnapshot } from './repositories.js';
+import { openSnapshotReader, snapshotOn } from './sqlite/index-state.js';
 
-export type SqliteDb = Database.Database;
+export { readCatalogSnapshot } from './sqlite/catalog.js';
 
-export function openSqlite(file: string): SqliteDb {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 10000');
-  db.pragma('synchronous = NORMAL');
-  migrate(db);
-  return db;
-}
-
-export function migrate(db: SqliteDb): void {
-  // BEGIN IMMEDIATE: two processes starting together must not both migrate.
-  const apply = db.transaction(() => {
-    const current = db.pragma('user_version', { simple: true }) as number;
-    for (const m of MIGRATIONS) {
-      if (m.version <= current) continue;
-      db.exec(m.sql);
-      db.pragma(`user_version = ${m.version}`);
-    }
-  });
-  apply.immediate();
+/**
+ * Snapshots of the file taken one after another on one read-only
+ * connection, opened now and kept for the caller's life (a worker thread's).
+ */
+export function sqliteSnapshotReader(file: string): (ref: SubdirRef) => IndexSnapshot {
+  const reader = openSnapshotReader(file);
+  return (ref) => snapshotOn(reader, ref, () => {});
 }

@@ -1,7 +1,6 @@
 // Repository interfaces: the only way core code reaches the database.
 // Methods are async so a PostgreSQL adapter fits later; SQLite adapters do
 // their work synchronously inside, one transaction per method.
-import type { ChanneldataAbout, ChanneldataVersion } from '../indexer/channeldata.js';
 import type {
   AuditEvent, BackgroundJob, ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow as PackageRowT, PageRequest, ReadScope, UserFilter,
 } from '../core/types.js';
@@ -183,8 +182,8 @@ export interface IndexStateRepository {
   finishShards(ref: SubdirRef, owner: string, written: { revision: number; shards: ShardRow[]; at: number }, opts: { listLive: boolean }): Promise<Array<[string, string]> | null>;
   /** Points the subdir at a written shard index (only while holding the shards lease); returns files now safe to unlink. */
   publishShardIndex(ref: SubdirRef, owner: string, written: { revision: number; sha256: string }): Promise<PendingFileDeletion[]>;
-  /** Shard files superseded more than a week ago. */
-  collectableShards(ref: SubdirRef, now: number): Promise<string[]>;
+  /** Shard files superseded before `supersededBefore` (epoch ms): how long they are kept is the caller's policy. */
+  collectableShards(ref: SubdirRef, supersededBefore: number): Promise<string[]>;
   forgetShardFile(ref: SubdirRef, sha256: string): Promise<void>;
   releaseLease(ref: SubdirRef, kind: IndexKind, owner: string): Promise<void>;
   forgetDeletions(ids: number[]): Promise<void>;
@@ -202,6 +201,9 @@ export interface PackageKey {
   channelId: number;
   name: string;
 }
+
+/** The key of a package in the maps catalog methods return (variantsPages), and in callers' own lookups of them. */
+export const packageKeyString = (k: PackageKey): string => `${k.channelId}\0${k.name}`;
 
 export interface MemberOf {
   userId: number;
@@ -239,6 +241,25 @@ export interface VariantOptions {
   createdAtFrom?: number | null;
   createdAtTo?: number | null;
   includeHidden?: boolean | null;
+}
+
+/** One (name, version) of a channel, aggregated over its builds: channeldata.json's input. */
+export interface ChanneldataVersion {
+  name: string;
+  version: string;
+  subdirs: string[];
+  /** Newest index.json timestamp of the builds (ms or s, as found). */
+  timestamp: number;
+  /** Install-script flags (CEP-38's names) OR'ed over the builds. */
+  flags: Partial<Record<string, boolean>>;
+  /** run_exports of one build of this version (JSON), when any has some. */
+  runExportsJson: string | null;
+}
+
+/** about.json and index.json of the newest build of a name's newest version. */
+export interface ChanneldataAbout {
+  aboutJson: string | null;
+  indexJson: string;
 }
 
 /** Read-side queries for listings; every method is one statement whatever the number of keys. */

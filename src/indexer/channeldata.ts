@@ -6,29 +6,10 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { canonicalJson } from '../conda/canonical-json.js';
 import { FLAG_NAMES } from '../conda/post-install-flags.js';
-import type { CatalogRepository } from '../db/repositories.js';
+import type { CatalogRepository, ChanneldataAbout, ChanneldataVersion } from '../db/repositories.js';
 
 /** Names handled between two yields to the event loop. */
 const YIELD_EVERY = 512;
-
-/** One (name, version) of a channel, aggregated over its builds. */
-export interface ChanneldataVersion {
-  name: string;
-  version: string;
-  subdirs: string[];
-  /** Newest index.json timestamp of the builds (ms or s, as found). */
-  timestamp: number;
-  /** Install-script flags OR'ed over the builds. */
-  flags: Partial<Record<(typeof FLAG_NAMES)[number], boolean>>;
-  /** run_exports of one build of this version (JSON), when any has some. */
-  runExportsJson: string | null;
-}
-
-/** about.json and index.json of the newest build of a name's newest version. */
-export interface ChanneldataAbout {
-  aboutJson: string | null;
-  indexJson: string;
-}
 
 const TEXT_FIELDS = ['description', 'dev_url', 'doc_url', 'doc_source_url', 'home', 'license', 'source_git_url', 'source_url', 'summary'] as const;
 

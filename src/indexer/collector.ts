@@ -16,6 +16,8 @@ export class Collector {
   constructor(
     private readonly repos: Repositories,
     private readonly store: ObjectStore,
+    /** How long a superseded shard stays downloadable (Config.supersededShardRetentionMs). */
+    private readonly supersededShardRetentionMs: number,
   ) {}
 
   /** Per variant, keeps the live generation and the one before it (a reader may have just looked it up). */
@@ -42,7 +44,7 @@ export class Collector {
   }
 
   /**
-   * Superseded shards live a week; looking for expired ones scans the
+   * Superseded shards live supersededShardRetentionMs (a week); looking for expired ones scans the
    * subdir's shard files (15 ms at 18.6k names), so it is done at most every
    * ten minutes, not on every upload's path.
    */
@@ -50,7 +52,7 @@ export class Collector {
     const key = `${ref.channelId}/${ref.subdir}`;
     if (now - (this.shardsCollectedAt.get(key) ?? 0) < SHARD_COLLECTION_INTERVAL_MS) return;
     this.shardsCollectedAt.set(key, now);
-    for (const old of await this.repos.indexState.collectableShards(ref, now)) {
+    for (const old of await this.repos.indexState.collectableShards(ref, now - this.supersededShardRetentionMs)) {
       await this.store.delete(shardKey(ref.channel, ref.subdir, old));
       await this.repos.indexState.forgetShardFile(ref, old);
     }

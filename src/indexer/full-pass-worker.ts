@@ -13,7 +13,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.js';
 import type { SubdirRef } from '../core/types.js';
-import { openSnapshotReader, snapshotOn } from '../db/sqlite/index-state.js';
+import { sqliteSnapshotReader } from '../db/database.js';
 import { createObjectStore } from '../storage/create-store.js';
 import { writeFull } from './index-writer.js';
 import { runInBackground } from './worker-thread.js';
@@ -27,7 +27,7 @@ export type FullPassReply =
 
 const { file, storage, dataDir } = workerData as { file: string } & Pick<Config, 'dataDir' | 'storage'>;
 const store = createObjectStore({ dataDir, storage });
-const reader = openSnapshotReader(file);
+const snapshot = sqliteSnapshotReader(file);
 
 parentPort!.on('message', (req: FullPassRequest) => {
   void pass(req.ref).then(
@@ -38,7 +38,7 @@ parentPort!.on('message', (req: FullPassRequest) => {
 
 async function pass(ref: SubdirRef): Promise<{ revision: number; sha256: string; sizeBytes: number; records: number }> {
   let records = 0;
-  const snap = snapshotOn(reader, ref, () => {});
+  const snap = snapshot(ref);
   try {
     const written = await writeFull(store, ref, snap, () => records++);
     return { revision: snap.revision, ...written, records };

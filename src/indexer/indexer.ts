@@ -51,6 +51,8 @@ export interface IndexerOptions {
   buildChanneldata?: (channelId: number) => Promise<string>;
   /** Writes a full generation off the event loop (from a snapshot of its own), when the database allows it. */
   writeFull?: (ref: SubdirRef) => Promise<FullPassWritten>;
+  /** Superseded shard files are deleted once superseded this long (Config.supersededShardRetentionMs). */
+  supersededShardRetentionMs: number;
   /** A failed pass is retried after this long, doubling per failure up to `retryMaxMs`. */
   retryBaseMs?: number;
   retryMaxMs?: number;
@@ -92,7 +94,7 @@ export class Indexer {
       ...(opts.buildChanneldata ? { build: opts.buildChanneldata } : {}),
       shardPassesIdle: () => this.scheduler.laneIdle('shards'),
     });
-    this.passes = new IndexPasses(repos, store, log, new Collector(repos, store), {
+    this.passes = new IndexPasses(repos, store, log, new Collector(repos, store, opts.supersededShardRetentionMs), {
       owner: opts.owner,
       leaseMs: opts.leaseMs ?? 30_000,
       ...(opts.writeFull ? { writeFull: opts.writeFull } : {}),

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { openSqlite } from '../../src/db/database.js';
+import { openSqlite } from '../../src/db/sqlite/database.js';
 import { MIGRATIONS } from '../../src/db/migrations/index.js';
 import { migrate, openPostgres } from '../../src/db/postgres/database.js';
 import { postgresReachable, postgresUrlFor } from '../helpers/backends.js';

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { SubdirRef } from '../../src/core/types.js';
-import { sqliteFile } from '../../src/db/sqlite/index.js';
+import { sqliteFile } from '../../src/db/index.js';
 import { FullPassThread } from '../../src/indexer/full-pass-in-worker.js';
 import { writeFull } from '../../src/indexer/index-writer.js';
 import { BACKGROUND_NICE } from '../../src/indexer/worker-thread.js';

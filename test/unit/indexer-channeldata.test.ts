@@ -32,7 +32,7 @@ describe('channeldata.json rebuilds and channel deletion', () => {
     const slowGate = new Promise<void>((r) => (releaseSlow = r));
     const indexer = new Indexer(server.core.repos, server.core.store, pino({ level: 'silent' }), {
       debounceMs: 0, shardDebounceMs: 0, pollMs: 60_000, owner: 'test:1:cd', channeldataDebounceMs: 0,
-      newestFirst: (v) => [...v].sort().reverse(),
+      newestFirst: (v) => [...v].sort().reverse(), supersededShardRetentionMs: server.core.config.supersededShardRetentionMs,
       buildChanneldata: async (channelId) => {
         started.push(channelId);
         if (channelId === slow.channelId) await slowGate;

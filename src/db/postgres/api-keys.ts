@@ -1,6 +1,6 @@
 import type { ApiKeyRepository, NewApiKey } from '../repositories.js';
 import type { ApiKey } from '../../core/types.js';
-import { type ApiKeyRow, toKey } from '../sqlite/api-keys.js';
+import { type ApiKeyRow, toKey } from '../shared/rows.js';
 import { type Pool, changes, row, rows } from './database.js';
 
 export class PgApiKeyRepository implements ApiKeyRepository {

@@ -1,11 +1,7 @@
 import type { AuditRepository } from '../repositories.js';
-import type { AuditAction, AuditEvent } from '../../core/types.js';
+import type { AuditEvent } from '../../core/types.js';
+import { type AuditRow, toAuditEvent } from '../shared/rows.js';
 import { type Pool, rows } from './database.js';
-
-interface AuditRow {
-  id: number; at: number; actor_user_id: number | null; actor_login: string | null; actor_key_id: number | null;
-  actor_publisher: string | null; action: string; channel: string | null; target: string | null; details: string | null;
-}
 
 export class PgAuditRepository implements AuditRepository {
   constructor(private readonly pool: Pool) {}
@@ -23,11 +19,6 @@ export class PgAuditRepository implements AuditRepository {
       `SELECT * FROM audit_events WHERE ($1::text IS NULL OR channel = $1) AND ($2::text IS NULL OR action = $2)
        ORDER BY at DESC, id DESC LIMIT $3`,
       [opts.channel ?? null, opts.action ?? null, opts.limit]);
-    return found.map((r) => ({
-      id: r.id, at: r.at, actorUserId: r.actor_user_id, actorLogin: r.actor_login, actorKeyId: r.actor_key_id,
-      actorPublisher: r.actor_publisher === null ? null : JSON.parse(r.actor_publisher),
-      action: r.action as AuditAction, channel: r.channel, target: r.target,
-      details: r.details === null ? null : JSON.parse(r.details),
-    }));
+    return found.map(toAuditEvent);
   }
 }

@@ -4,33 +4,23 @@
 // the function the SQLite adapter imitates. Text columns are COLLATE "C", so
 // ORDER BY name matches SQLite's byte order without further ado.
 import type {
-  CatalogRepository, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOptions,
-  VariantOrderField, VersionRow,
+  CatalogRepository, ChanneldataAbout, ChanneldataVersion, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow,
+  PackageOrderField, VariantOptions, VariantOrderField, VersionRow,
 } from '../repositories.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
-import { packagePages, type RankedPackageRow } from '../package-pages.js';
-import { FLAG_NAMES } from '../../conda/post-install-flags.js';
-import type { ChanneldataAbout, ChanneldataVersion } from '../../indexer/channeldata.js';
-import { type ChannelRow, toChannel } from '../sqlite/channels.js';
-import { packageKeyString } from '../sqlite/catalog.js';
-import type { FieldMap } from '../sqlite/filters.js';
-import { type PackageDbRow, toPackageRow } from '../sqlite/packages.js';
+import {
+  CHANNEL_FIELDS, CHANNEL_ORDER, PACKAGE_FIELDS, PACKAGE_ORDER, USER_FIELDS, USER_ORDER, listingOrder, variantConditions, variantOrderSql,
+} from '../shared/catalog-fields.js';
+import {
+  type AggregatedPackageRow, type AggregatedVersionRow, type ChanneldataVersionRow, type ListedChannelRow, type RankedPackageRow,
+  channelPage, channeldataFlagColumns, packagePages, toChanneldataVersion, toPackageListRow, toVersionRow, variantPages,
+} from '../shared/catalog-rows.js';
+import { type PackageDbRow, type UserRow, toPackageRow, toUser } from '../shared/rows.js';
 import type { QueryResultRow } from 'pg';
 import { type Pool, rows } from './database.js';
 import { filterSql, PgParams } from './filters.js';
-
-const dir = (d: Direction) => (d === 'DESC' ? 'DESC' : 'ASC');
-
-const CHANNEL_FIELDS: FieldMap = {
-  name: { kind: 'string', sql: 'c.name' },
-  owner: { kind: 'string', sql: 'u.login' },
-  namespace: { kind: 'string', sql: 'u.login' },
-  isPublic: { kind: 'boolean', sql: 'c.is_public' },
-  hasOwner: { kind: 'boolean', sql: '(c.owner_id IS NOT NULL)::int' },
-  hasMirror: { kind: 'boolean', sql: '0' },
-};
 
 /** A JSON value of index.json/post_install as a number when it is one (json_extract's integer), else null. */
 const jsonNumber = (col: string, key: string) =>
@@ -50,17 +40,9 @@ export class PgCatalogRepository implements CatalogRepository {
   async channelsPage(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, page: PageRequest, memberOf?: MemberOf): Promise<Page<ChannelListRow>> {
     const params = new PgParams();
     const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, CHANNEL_FIELDS, params)];
-    let sim = '0';
-    let orderSql = 'c.name ASC';
-    if (order && 'bySimilarity' in order) {
-      sim = `similarity(c.name, ${params.add(order.bySimilarity.matches, '::text')})`;
-      where.push(`${sim} > 0`);
-      orderSql = `sim ${dir(order.bySimilarity.direction)}, c.name ASC`;
-    } else if (order) {
-      const col = { NAME: 'c.name', BILLING_OWNER: 'u.login', NAMESPACE: 'u.login', SIZE: 'size', CREATED_AT: 'c.created_at', PACKAGE_COUNT: 'package_count' }[order.byField.field];
-      orderSql = `${col} ${dir(order.byField.direction)}, c.name ASC`;
-    }
-    const found = await this.all<ChannelRow & { owner_login: string; size: number; package_count: number; sim: number; total: number }>(
+    const { sim, similar, orderSql } = listingOrder(order, CHANNEL_ORDER, params);
+    if (similar) where.push(similar);
+    const found = await this.all<ListedChannelRow & { sim: number }>(
       `SELECT c.*, u.login AS owner_login, ${sim} AS sim, count(*) OVER () AS total,
          (SELECT coalesce(sum(p.size_bytes), 0) FROM packages p WHERE p.channel_id = c.id) AS size,
          (SELECT count(DISTINCT p.name) FROM packages p WHERE p.channel_id = c.id) AS package_count
@@ -68,17 +50,15 @@ export class PgCatalogRepository implements CatalogRepository {
        WHERE ${where.join(' AND ')}
        ORDER BY ${orderSql} LIMIT ${params.add(page.limit, '::bigint')} OFFSET ${params.add(page.limit * page.page, '::bigint')}`,
       params.values);
-    return {
-      items: found.map((r) => ({ channel: toChannel(r), ownerLogin: r.owner_login, sizeBytes: r.size, packageCount: r.package_count })),
-      totalCount: found[0]?.total ?? (page.page === 0 ? 0 : await this.countChannels(scope, filter, order, memberOf)),
-    };
+    return channelPage(found, page, () => this.countChannels(scope, filter, order, memberOf));
   }
 
   private async countChannels(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, memberOf?: MemberOf): Promise<number> {
     // Only reached when the requested page is past the end.
     const params = new PgParams();
     const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, CHANNEL_FIELDS, params)];
-    if (order && 'bySimilarity' in order) where.push(`similarity(c.name, ${params.add(order.bySimilarity.matches, '::text')}) > 0`);
+    const { similar } = listingOrder(order, CHANNEL_ORDER, params);
+    if (similar) where.push(similar);
     return (await this.all<{ n: number }>(
       `SELECT count(*) AS n FROM channels c JOIN users u ON u.id = c.owner_id WHERE ${where.join(' AND ')}`, params.values))[0]!.n;
   }
@@ -91,18 +71,10 @@ export class PgCatalogRepository implements CatalogRepository {
     } else {
       where.push(`p.channel_id = ANY(${params.add(channelIds, '::bigint[]')})`);
     }
-    where.push(filterSql(filter, { name: { kind: 'string', sql: 'p.name' } }, params));
-    let sim = '0';
-    let having = '';
-    let orderSql = 'name ASC, channel_id ASC';
-    if (order && 'bySimilarity' in order) {
-      sim = `similarity(p.name, ${params.add(order.bySimilarity.matches, '::text')})`;
-      having = `HAVING ${sim} > 0`;
-      orderSql = `sim ${dir(order.bySimilarity.direction)}, name ASC, channel_id ASC`;
-    } else if (order) {
-      const col = { NAME: 'name', LAST_CREATED_DATE: 'last_created', TOTAL_SIZE: 'total_size' }[order.byField.field];
-      orderSql = `${col} ${dir(order.byField.direction)}, name ASC, channel_id ASC`;
-    }
+    where.push(filterSql(filter, PACKAGE_FIELDS, params));
+    const { sim, similar, orderSql } = listingOrder(order, PACKAGE_ORDER, params);
+    // PostgreSQL's HAVING cannot name the select's alias.
+    const having = similar === null ? '' : `HAVING ${similar}`;
     const partition = perChannel ? 'PARTITION BY channel_id' : '';
     const offset = page.limit * page.page;
     const found = await this.all<RankedPackageRow & { rn: number }>(
@@ -125,26 +97,23 @@ export class PgCatalogRepository implements CatalogRepository {
   }
 
   async packageRows(keys: PackageKey[]): Promise<PackageListRow[]> {
-    const found = await this.all<{ channel_id: number; name: string; total_size: number; last_created: number; variants: number }>(
+    const found = await this.all<AggregatedPackageRow>(
       `SELECT p.channel_id, p.name, sum(p.size_bytes) AS total_size, max(p.created_at) AS last_created, count(*) AS variants
        FROM unnest($1::bigint[], $2::text[]) AS k(channel_id, name) JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
        GROUP BY p.channel_id, p.name`,
       [keys.map((k) => k.channelId), keys.map((k) => k.name)]);
-    return found.map((r) => ({ channelId: r.channel_id, name: r.name, totalSizeBytes: r.total_size, lastCreatedAt: r.last_created, variantCount: r.variants, similarity: null }));
+    return found.map((r) => toPackageListRow(r, null));
   }
 
   async versionRows(keys: PackageKey[]): Promise<VersionRow[]> {
-    const found = await this.all<{ channel_id: number; name: string; version: string; subdirs: string[]; last_created: number; visible: number; attested: number; n: number }>(
+    const found = await this.all<AggregatedVersionRow & { subdirs: string[] }>(
       `SELECT p.channel_id, p.name, p.version, array_agg(DISTINCT p.subdir) AS subdirs,
               max(p.created_at) AS last_created, count(*) FILTER (WHERE p.hidden = 0) AS visible,
               count(*) FILTER (WHERE p.hidden = 0 AND p.has_attestation = 1) AS attested, count(*) AS n
        FROM unnest($1::bigint[], $2::text[]) AS k(channel_id, name) JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
        GROUP BY p.channel_id, p.name, p.version`,
       [keys.map((k) => k.channelId), keys.map((k) => k.name)]);
-    return found.map((r) => ({
-      channelId: r.channel_id, name: r.name, version: r.version, subdirs: [...r.subdirs].sort(),
-      lastCreatedAt: r.last_created, visibleCount: r.visible, attestedVisibleCount: r.attested, variantCount: r.n,
-    }));
+    return found.map((r) => toVersionRow(r, r.subdirs));
   }
 
   async newestVariantOfVersions(keys: Array<PackageKey & { version: string }>): Promise<PackageRow[]> {
@@ -162,15 +131,8 @@ export class PgCatalogRepository implements CatalogRepository {
   async variantsPages(keys: PackageKey[], opts: VariantOptions, order: { field: VariantOrderField; direction: Direction } | null, page: PageRequest): Promise<Map<string, Page<PackageRow>>> {
     const params = new PgParams();
     const keySql = `unnest(${params.add(keys.map((k) => k.channelId), '::bigint[]')}, ${params.add(keys.map((k) => k.name), '::text[]')}) AS k(channel_id, name)`;
-    const where: string[] = [];
-    if (opts.version != null) where.push(`p.version = ${params.add(opts.version, '::text')}`);
-    if (opts.platform != null) where.push(`p.subdir = ${params.add(opts.platform, '::text')}`);
-    if (opts.buildString != null) where.push(`p.build = ${params.add(opts.buildString, '::text')}`);
-    if (opts.createdAtFrom != null) where.push(`p.created_at >= ${params.add(opts.createdAtFrom, '::bigint')}`);
-    if (opts.createdAtTo != null) where.push(`p.created_at <= ${params.add(opts.createdAtTo, '::bigint')}`);
-    if (!opts.includeHidden) where.push('p.hidden = 0');
-    const col = order ? { BUILD_STRING: 'p.build', CREATED_AT: 'p.created_at', SIZE: 'p.size_bytes' }[order.field] : 'p.created_at';
-    const orderSql = `${col} ${order ? dir(order.direction) : 'DESC'}, p.filename ASC, p.subdir ASC`;
+    const where = variantConditions(opts, params);
+    const orderSql = variantOrderSql(order);
     const offset = page.limit * page.page;
     const found = await this.all<PackageDbRow & { rn: number; total: number }>(
       `WITH ranked AS (
@@ -181,21 +143,7 @@ export class PgCatalogRepository implements CatalogRepository {
        )
        SELECT * FROM ranked WHERE rn > ${params.add(offset, '::bigint')} AND rn <= ${params.add(offset + page.limit, '::bigint')} ORDER BY channel_id, name, rn`,
       params.values);
-    const out = new Map<string, Page<PackageRow>>();
-    for (const r of found) {
-      const key = packageKeyString({ channelId: r.channel_id, name: r.name });
-      let p = out.get(key);
-      if (!p) out.set(key, (p = { items: [], totalCount: r.total }));
-      p.items.push(toPackageRow(r));
-    }
-    if (offset > 0) {
-      const missing = keys.filter((k) => !out.has(packageKeyString(k)));
-      if (missing.length > 0) {
-        const totals = await this.variantsPages(missing, opts, order, { limit: 1, page: 0 });
-        for (const [k, v] of totals) out.set(k, { items: [], totalCount: v.totalCount });
-      }
-    }
-    return out;
+    return variantPages(found, keys, offset, (missing) => this.variantsPages(missing, opts, order, { limit: 1, page: 0 }));
   }
 
   async channeldataNames(channelId: number): Promise<string[]> {
@@ -204,19 +152,14 @@ export class PgCatalogRepository implements CatalogRepository {
 
   async channeldataVersions(channelId: number, names: string[]): Promise<ChanneldataVersion[]> {
     // A flag counts when post_install holds it as true (json_extract gives 1 for true in SQLite).
-    const flagCols = FLAG_NAMES.map((f, i) =>
-      `max(CASE WHEN post_install::jsonb -> '${f}' IN ('true'::jsonb, '1'::jsonb) THEN 1 ELSE 0 END) AS f${i}`).join(', ');
-    const found = await this.all<Record<string, unknown> & { name: string; version: string; subdirs: string[]; ts: number | null; re: string | null }>(
+    const flagCols = channeldataFlagColumns((f) => `CASE WHEN post_install::jsonb -> '${f}' IN ('true'::jsonb, '1'::jsonb) THEN 1 ELSE 0 END`);
+    const found = await this.all<ChanneldataVersionRow & { subdirs: string[] }>(
       `SELECT name, version, array_agg(DISTINCT subdir) AS subdirs,
               max(coalesce(${jsonNumber('index_json', 'timestamp')}, 0)) AS ts, ${flagCols},
               max(CASE WHEN run_exports_json IS NOT NULL AND run_exports_json NOT IN ('{}', '[]', 'null') THEN run_exports_json END) AS re
        FROM packages WHERE channel_id = $1 AND name = ANY($2::text[]) AND yanked_reason IS NULL GROUP BY name, version`,
       [channelId, names], false);
-    return found.map((r) => ({
-      name: r.name, version: r.version, subdirs: r.subdirs, timestamp: Number(r.ts ?? 0),
-      flags: Object.fromEntries(FLAG_NAMES.map((f, i) => [f, Number(r[`f${i}`]) === 1])),
-      runExportsJson: r.re,
-    }));
+    return found.map((r) => toChanneldataVersion(r, r.subdirs));
   }
 
   async channeldataAbout(channelId: number, wanted: Array<{ name: string; version: string }>): Promise<Map<string, ChanneldataAbout>> {
@@ -234,22 +177,15 @@ export class PgCatalogRepository implements CatalogRepository {
 
   async usersPage(filter: UserFilter | null, order: OrderBy<'LOGIN' | 'IS_ADMIN'> | null, page: PageRequest): Promise<Page<User>> {
     const params = new PgParams();
-    const where = [filterSql(filter, { login: { kind: 'string', sql: 'login' }, isAdmin: { kind: 'boolean', sql: 'is_admin' } }, params)];
-    let sim = '0';
-    let orderSql = 'login ASC';
-    if (order && 'bySimilarity' in order) {
-      sim = `similarity(login, ${params.add(order.bySimilarity.matches, '::text')})`;
-      where.push(`${sim} > 0`);
-      orderSql = `sim ${dir(order.bySimilarity.direction)}, login ASC`;
-    } else if (order) {
-      orderSql = `${order.byField.field === 'IS_ADMIN' ? 'is_admin' : 'login'} ${dir(order.byField.direction)}, login ASC`;
-    }
+    const where = [filterSql(filter, USER_FIELDS, params)];
+    const { sim, similar, orderSql } = listingOrder(order, USER_ORDER, params);
+    if (similar) where.push(similar);
     const countValues = [...params.values];
-    const found = await this.all<{ id: number; login: string; is_admin: number; created_at: number; sim: number }>(
+    const found = await this.all<UserRow & { sim: number }>(
       `SELECT users.*, ${sim} AS sim FROM users WHERE ${where.join(' AND ')} ORDER BY ${orderSql}
        LIMIT ${params.add(page.limit, '::bigint')} OFFSET ${params.add(page.limit * page.page, '::bigint')}`, params.values);
     const total = (await this.all<{ n: number }>(`SELECT count(*) AS n FROM users WHERE ${where.join(' AND ')}`, countValues))[0]!.n;
-    return { items: found.map((r) => ({ id: r.id, login: r.login, isAdmin: r.is_admin === 1, createdAt: r.created_at })), totalCount: total };
+    return { items: found.map(toUser), totalCount: total };
   }
 }
 

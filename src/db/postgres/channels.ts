@@ -1,6 +1,6 @@
 import type { ChannelRepository, ChannelUpdate, NewChannel } from '../repositories.js';
 import type { Channel, ChannelMember, ChannelRole } from '../../core/types.js';
-import { type ChannelRow, type MemberRow, toChannel, toMember } from '../sqlite/channels.js';
+import { type ChannelRow, type MemberRow, toChannel, toMember } from '../shared/rows.js';
 import { type Pool, changes, inTransaction, row, rows } from './database.js';
 
 const MEMBER_SELECT = `SELECT m.channel_id, m.user_id, u.login, m.role, m.created_at

@@ -3,7 +3,7 @@
 // case-sensitive matches, no LIKE wildcards. Column names come only from the
 // caller's field map, never from input.
 import type { FilterTree, StringFilter } from '../../core/types.js';
-import { type FieldMap, filterTreeSql } from '../filter-tree.js';
+import { type FieldMap, filterTreeSql } from '../shared/filter-tree.js';
 
 export class PgParams {
   readonly values: unknown[] = [];

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { DirtySubdir, IndexKind, IndexSnapshot, IndexStateRepository, NameRow, ShardRow, SnapshotRecord } from '../repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';
-import { type SubdirDbRow, toState } from '../sqlite/index-state.js';
+import { type SubdirDbRow, toDirtySubdir, toState } from '../shared/rows.js';
 import { type Pool, type Queryable, changes, inTransaction, row, rows } from './database.js';
 
 const SELECT_STATE = `SELECT s.*, c.name AS channel FROM subdirs s JOIN channels c ON c.id = s.channel_id`;
@@ -31,8 +31,6 @@ const LEASE_COLUMNS: Record<IndexKind, { owner: string; until: string }> = {
   shards: { owner: 'shards_lease_owner', until: 'shards_lease_until' },
 };
 
-const WEEK_MS = 7 * 86_400_000;
-
 /** Files deleted at or before a revision both index kinds have reached. */
 async function safeDeletions(tx: Queryable, ref: SubdirRef): Promise<PendingFileDeletion[]> {
   return rows<PendingFileDeletion>(tx,
@@ -61,10 +59,7 @@ export class PgIndexStateRepository implements IndexStateRepository {
 
   async dirty(): Promise<DirtySubdir[]> {
     const found = await rows<SubdirDbRow>(this.pool, `${SELECT_STATE} WHERE s.indexed_revision < s.revision OR s.shards_revision < s.revision`);
-    return found.map((r) => ({
-      channelId: r.channel_id, channel: r.channel, subdir: r.subdir,
-      needsIndex: r.indexed_revision < r.revision, needsShards: r.shards_revision < r.revision,
-    }));
+    return found.map(toDirtySubdir);
   }
 
   /**
@@ -198,10 +193,10 @@ export class PgIndexStateRepository implements IndexStateRepository {
     });
   }
 
-  async collectableShards(ref: SubdirRef, now: number): Promise<string[]> {
+  async collectableShards(ref: SubdirRef, supersededBefore: number): Promise<string[]> {
     return (await rows<{ sha256: string }>(this.pool,
       'SELECT sha256 FROM shard_files WHERE channel_id = $1 AND subdir = $2 AND superseded_at IS NOT NULL AND superseded_at < $3',
-      [ref.channelId, ref.subdir, now - WEEK_MS])).map((r) => r.sha256);
+      [ref.channelId, ref.subdir, supersededBefore])).map((r) => r.sha256);
   }
 
   async forgetShardFile(ref: SubdirRef, sha256: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { JobRepository } from '../repositories.js';
 import type { BackgroundJob } from '../../core/types.js';
-import { type JobRow, toJob } from '../sqlite/jobs.js';
+import { type JobRow, toJob } from '../shared/rows.js';
 import { type Pool, row } from './database.js';
 
 export class PgJobRepository implements JobRepository {

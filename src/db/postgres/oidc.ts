@@ -1,10 +1,10 @@
 import type { NewOidcPublisher, NewPublisherToken, OidcRepository } from '../repositories.js';
-import type { AccessMode, OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
-import { type PublisherRow, toPublisher } from '../sqlite/oidc.js';
+import type { OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
+import { RollBack, answerOf } from '../shared/roll-back.js';
+import { type PublisherRow, type TokenGrantRow, toPublisher, toTokenGrants } from '../shared/rows.js';
 import { type Pool, changes, inTransaction, row, rows } from './database.js';
 
-/** Thrown inside the mint transaction so that it rolls back (the jti too: the CI may retry). */
-class PublisherGone extends Error {}
+type Minted = Awaited<ReturnType<OidcRepository['mintToken']>>;
 
 export class PgOidcRepository implements OidcRepository {
   constructor(private readonly pool: Pool) {}
@@ -45,39 +45,30 @@ export class PgOidcRepository implements OidcRepository {
     return r ? { publisher: toPublisher(r), changed } : null;
   }
 
-  async mintToken(t: NewPublisherToken, now: number): Promise<'minted' | 'replayed' | 'publisher-gone'> {
-    try {
-      return await inTransaction(this.pool, async (tx) => {
-        await tx.query('DELETE FROM oidc_tokens WHERE expires_at <= $1', [now]);
-        await tx.query('DELETE FROM oidc_used_jtis WHERE expires_at <= $1', [now]);
-        // A concurrent mint of the same jti waits here for ours, then inserts nothing.
-        if ((await changes(tx, 'INSERT INTO oidc_used_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-          [t.issuer, t.jti, t.jtiExpiresAt])) === 0) return 'replayed';
-        // FOR SHARE: a publisher deleted by another replica meanwhile must not vanish between this check and the insert.
-        const ids = [...new Set(t.grants.map((g) => g.publisherId))];
-        const present = await rows(tx, 'SELECT id FROM oidc_publishers WHERE id = ANY($1::text[]) FOR SHARE', [ids]);
-        if (present.length !== ids.length) throw new PublisherGone();
-        const claims = JSON.stringify(t.claims);
-        for (const g of t.grants) {
-          await tx.query(
-            `INSERT INTO oidc_tokens (token_hash, publisher_id, channel_id, access_mode, claims, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)`, [t.tokenHash, g.publisherId, g.channelId, g.accessMode, claims, now, t.expiresAt]);
-        }
-        return 'minted' as const;
-      });
-    } catch (err) {
-      if (err instanceof PublisherGone) return 'publisher-gone';
-      throw err;
-    }
+  async mintToken(t: NewPublisherToken, now: number): Promise<Minted> {
+    return answerOf(() => inTransaction(this.pool, async (tx): Promise<Minted> => {
+      await tx.query('DELETE FROM oidc_tokens WHERE expires_at <= $1', [now]);
+      await tx.query('DELETE FROM oidc_used_jtis WHERE expires_at <= $1', [now]);
+      // A concurrent mint of the same jti waits here for ours, then inserts nothing.
+      if ((await changes(tx, 'INSERT INTO oidc_used_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+        [t.issuer, t.jti, t.jtiExpiresAt])) === 0) return 'replayed';
+      // FOR SHARE: a publisher deleted by another replica meanwhile must not vanish between this check and the insert.
+      const ids = [...new Set(t.grants.map((g) => g.publisherId))];
+      const present = await rows(tx, 'SELECT id FROM oidc_publishers WHERE id = ANY($1::text[]) FOR SHARE', [ids]);
+      // Undo the jti too: the token was never honoured, the CI may retry it.
+      if (present.length !== ids.length) throw new RollBack<Minted>('publisher-gone');
+      const claims = JSON.stringify(t.claims);
+      for (const g of t.grants) {
+        await tx.query(
+          `INSERT INTO oidc_tokens (token_hash, publisher_id, channel_id, access_mode, claims, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)`, [t.tokenHash, g.publisherId, g.channelId, g.accessMode, claims, now, t.expiresAt]);
+      }
+      return 'minted';
+    }));
   }
 
   async tokenGrants(tokenHash: string, now: number): Promise<{ grants: PublisherGrant[]; claims: PublisherClaims } | null> {
-    const found = await rows<{ publisher_id: string; channel_id: number; access_mode: string; claims: string }>(this.pool,
-      'SELECT publisher_id, channel_id, access_mode, claims FROM oidc_tokens WHERE token_hash = $1 AND expires_at > $2', [tokenHash, now]);
-    if (found.length === 0) return null;
-    return {
-      grants: found.map((r) => ({ publisherId: r.publisher_id, channelId: r.channel_id, accessMode: r.access_mode as AccessMode })),
-      claims: JSON.parse(found[0]!.claims) as PublisherClaims,
-    };
+    return toTokenGrants(await rows<TokenGrantRow>(this.pool,
+      'SELECT publisher_id, channel_id, access_mode, claims FROM oidc_tokens WHERE token_hash = $1 AND expires_at > $2', [tokenHash, now]));
   }
 }

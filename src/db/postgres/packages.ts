@@ -1,33 +1,21 @@
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
 import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
-import { type PackageDbRow, toPackageRow } from '../sqlite/packages.js';
+import { PACKAGE_COLUMNS, REPLACE_ON_CONFLICT, bySubdir, packageColumns } from '../shared/package-writes.js';
+import { RollBack, answerOf } from '../shared/roll-back.js';
+import { type PackageDbRow, type UploadIntentRow, toPackageRow, toUploadIntent } from '../shared/rows.js';
 import { type Pool, type Queryable, changes, inTransaction, row, rows } from './database.js';
 import { bumpRevision } from './index-state.js';
 
-class MissingPackageError extends Error {
-  constructor(readonly ref: PackageRef) {
-    super('no such package');
-  }
+const COLUMNS = `${PACKAGE_COLUMNS.join(', ')}, created_at, updated_at`;
+
+function values(f: PackageFile, now: number): unknown[] {
+  const row = packageColumns(f);
+  return [...PACKAGE_COLUMNS.map((c) => row[c]), now];
 }
 
-const COLUMNS = `channel_id, subdir, filename, format, name, version, build, build_number, size_bytes,
-  sha256, md5, index_json, about_json, run_exports_json, record_json, post_install, has_attestation, uploaded_by, created_at, updated_at`;
-
-const values = (f: PackageFile, now: number): unknown[] => [
-  f.channelId, f.subdir, f.filename, f.format, f.name, f.version, f.build, f.buildNumber, f.sizeBytes, f.sha256, f.md5,
-  f.indexJson, f.aboutJson, f.runExportsJson, f.recordJson, f.postInstallJson ?? null, f.hasAttestation ? 1 : 0, f.uploadedBy, now, now,
-];
-
 const UPSERT = `INSERT INTO packages (${COLUMNS})
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-  ON CONFLICT (channel_id, subdir, filename) DO UPDATE SET
-    format = excluded.format, name = excluded.name, version = excluded.version, build = excluded.build,
-    build_number = excluded.build_number, size_bytes = excluded.size_bytes, sha256 = excluded.sha256,
-    md5 = excluded.md5, index_json = excluded.index_json, about_json = excluded.about_json,
-    run_exports_json = excluded.run_exports_json, record_json = excluded.record_json,
-    post_install = excluded.post_install, has_attestation = excluded.has_attestation,
-    uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at,
-    yanked_reason = NULL, hidden = 0`;
+  VALUES (${PACKAGE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}, $${PACKAGE_COLUMNS.length + 1}, $${PACKAGE_COLUMNS.length + 1})
+  ${REPLACE_ON_CONFLICT}`;
 
 async function queueDeletion(tx: Queryable, ref: PackageRef, revision: number): Promise<void> {
   await tx.query(
@@ -60,24 +48,20 @@ export class PgPackageRepository implements PackageRepository {
     const key = [file.channelId, file.subdir, file.filename];
     const exists = async (tx: Queryable) =>
       (await row(tx, 'SELECT 1 AS one FROM packages WHERE channel_id = $1 AND subdir = $2 AND filename = $3', key)) !== undefined;
-    try {
-      return await inTransaction(this.pool, async (tx) => {
-        if (!force && (await exists(tx))) return 'exists';
-        // The intent's primary key admits one holder across every replica.
-        // An insert racing a commit of the same filename waits for that
-        // commit (its intent row is locked), then succeeds; the second look
-        // below (a new statement, so it sees that commit) then refuses it.
-        const inserted = await changes(tx,
-          `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner, alive_at) VALUES ($1, $2, $3, $4, $5, $6, $5)
-           ON CONFLICT DO NOTHING`, [...key, JSON.stringify(file), Date.now(), owner]);
-        if (inserted === 0) return 'in-progress';
-        if (!force && (await exists(tx))) throw new AlreadyThere();
-        return 'reserved';
-      });
-    } catch (err) {
-      if (err instanceof AlreadyThere) return 'exists';
-      throw err;
-    }
+    return answerOf(() => inTransaction(this.pool, async (tx): Promise<ReserveResult> => {
+      if (!force && (await exists(tx))) return 'exists';
+      // The intent's primary key admits one holder across every replica.
+      // An insert racing a commit of the same filename waits for that
+      // commit (its intent row is locked), then succeeds; the second look
+      // below (a new statement, so it sees that commit) then refuses it,
+      // rolling back the intent it inserted.
+      const inserted = await changes(tx,
+        `INSERT INTO upload_intents (channel_id, subdir, filename, record, created_at, owner, alive_at) VALUES ($1, $2, $3, $4, $5, $6, $5)
+         ON CONFLICT DO NOTHING`, [...key, JSON.stringify(file), Date.now(), owner]);
+      if (inserted === 0) return 'in-progress';
+      if (!force && (await exists(tx))) throw new RollBack<ReserveResult>('exists');
+      return 'reserved';
+    }));
   }
 
   async commitUpload(channelId: number, subdir: string, filename: string): Promise<void> {
@@ -98,10 +82,9 @@ export class PgPackageRepository implements PackageRepository {
   }
 
   async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; aliveAt: number }>> {
-    const found = await rows<{ record: string; channel: string; owner: string | null; alive_at: number }>(this.pool,
+    return (await rows<UploadIntentRow>(this.pool,
       `SELECT i.record, i.owner, coalesce(i.alive_at, i.created_at) AS alive_at, c.name AS channel
-       FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
-    return found.map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, aliveAt: r.alive_at }));
+       FROM upload_intents i JOIN channels c ON c.id = i.channel_id`)).map(toUploadIntent);
   }
 
   async touchUploadIntents(owner: string, at: number): Promise<void> {
@@ -125,30 +108,16 @@ export class PgPackageRepository implements PackageRepository {
       const now = Date.now();
       const added = await rows<{ channel_id: number; subdir: string; name: string }>(tx,
         `INSERT INTO packages (${COLUMNS})
-         SELECT x.channel_id, x.subdir, x.filename, x.format, x.name, x.version, x.build, x.build_number, x.size_bytes,
-                x.sha256, x.md5, x.index_json, x.about_json, x.run_exports_json, x.record_json, x.post_install,
-                x.has_attestation, x.uploaded_by, $2, $2
+         SELECT ${PACKAGE_COLUMNS.map((c) => `x.${c}`).join(', ')}, $2, $2
          FROM jsonb_to_recordset($1::jsonb) AS x(channel_id bigint, subdir text, filename text, format text, name text,
            version text, build text, build_number bigint, size_bytes bigint, sha256 text, md5 text, index_json text,
            about_json text, run_exports_json text, record_json text, post_install text, has_attestation bigint, uploaded_by bigint)
          ON CONFLICT (channel_id, subdir, filename) DO NOTHING
          RETURNING channel_id, subdir, name`,
-        [JSON.stringify(files.map((f) => {
-          const v = values(f, now);
-          return {
-            channel_id: v[0], subdir: v[1], filename: v[2], format: v[3], name: v[4], version: v[5], build: v[6], build_number: v[7],
-            size_bytes: v[8], sha256: v[9], md5: v[10], index_json: v[11], about_json: v[12], run_exports_json: v[13], record_json: v[14],
-            post_install: v[15], has_attestation: v[16], uploaded_by: v[17],
-          };
-        })), now]);
-      const touched = new Map<string, { channelId: number; subdir: string; names: Set<string> }>();
-      for (const a of added) {
-        const k = `${a.channel_id}\0${a.subdir}`;
-        const t = touched.get(k) ?? { channelId: a.channel_id, subdir: a.subdir, names: new Set<string>() };
-        t.names.add(a.name);
-        touched.set(k, t);
+        [JSON.stringify(files.map(packageColumns)), now]);
+      for (const t of bySubdir(added.map((a) => ({ channelId: a.channel_id, subdir: a.subdir, name: a.name })))) {
+        await bumpRevision(tx, t.channelId, t.subdir, t.names);
       }
-      for (const t of touched.values()) await bumpRevision(tx, t.channelId, t.subdir, t.names);
       return added.length;
     });
   }
@@ -179,44 +148,30 @@ export class PgPackageRepository implements PackageRepository {
   }
 
   async setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null> {
-    // All or nothing: an unknown entry rolls the whole batch back.
-    return this.runBatch(async (tx) => {
-      const subdirs = new Map<string, { ref: PackageRef; names: Set<string> }>();
+    // All or nothing: an unknown entry rolls the whole batch back, and is the answer.
+    return answerOf(() => inTransaction(this.pool, async (tx): Promise<PackageRef | null> => {
+      const changed: Array<PackageRef & { name: string }> = [];
       for (const ref of refs) {
         const r = await row<{ name: string }>(tx,
           `UPDATE packages SET yanked_reason = $4, hidden = $5, updated_at = $6
            WHERE channel_id = $1 AND subdir = $2 AND filename = $3 RETURNING name`,
           [ref.channelId, ref.subdir, ref.filename, reason, hidden ? 1 : 0, Date.now()]);
-        if (!r) throw new MissingPackageError(ref);
-        const k = `${ref.channelId}\0${ref.subdir}`;
-        const entry = subdirs.get(k) ?? { ref, names: new Set<string>() };
-        entry.names.add(r.name);
-        subdirs.set(k, entry);
+        if (!r) throw new RollBack(ref);
+        changed.push({ ...ref, name: r.name });
       }
-      for (const { ref, names } of subdirs.values()) await bumpRevision(tx, ref.channelId, ref.subdir, names);
-    });
+      for (const t of bySubdir(changed)) await bumpRevision(tx, t.channelId, t.subdir, t.names);
+      return null;
+    }));
   }
 
   async deleteMany(refs: PackageRef[]): Promise<PackageRef | null> {
-    return this.runBatch(async (tx) => {
+    return answerOf(() => inTransaction(this.pool, async (tx): Promise<PackageRef | null> => {
       for (const ref of refs) {
         const name = await deleteRow(tx, ref);
-        if (name === undefined) throw new MissingPackageError(ref);
+        if (name === undefined) throw new RollBack(ref);
         await queueDeletion(tx, ref, await bumpRevision(tx, ref.channelId, ref.subdir, [name]));
       }
-    });
-  }
-
-  private async runBatch(fn: (tx: Queryable) => Promise<void>): Promise<PackageRef | null> {
-    try {
-      await inTransaction(this.pool, fn);
       return null;
-    } catch (err) {
-      if (err instanceof MissingPackageError) return err.ref;
-      throw err;
-    }
+    }));
   }
 }
-
-/** Thrown inside reserveUpload's transaction so that the intent it inserted rolls back. */
-class AlreadyThere extends Error {}

@@ -1,6 +1,6 @@
 import type { UserRepository } from '../repositories.js';
 import type { User } from '../../core/types.js';
-import { type UserRow, toUser } from '../sqlite/users.js';
+import { type UserRow, toUser } from '../shared/rows.js';
 import { type Pool, row, rows } from './database.js';
 
 export class PgUserRepository implements UserRepository {

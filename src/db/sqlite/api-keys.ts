@@ -1,18 +1,7 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { ApiKeyRepository, NewApiKey } from '../repositories.js';
-import type { AccessMode, ApiKey } from '../../core/types.js';
-
-export interface ApiKeyRow {
-  id: number; user_id: number; lookup_id: string; secret_hash: string; name: string; description: string | null;
-  access_mode: string; channel_id: number | null; created_at: number; expires_at: number | null;
-  last_used_at: number | null; revoked_at: number | null;
-}
-
-export const toKey = (r: ApiKeyRow): ApiKey => ({
-  id: r.id, userId: r.user_id, lookupId: r.lookup_id, secretHash: r.secret_hash, name: r.name,
-  description: r.description, accessMode: r.access_mode as AccessMode, channelId: r.channel_id,
-  createdAt: r.created_at, expiresAt: r.expires_at, lastUsedAt: r.last_used_at, revokedAt: r.revoked_at,
-});
+import type { ApiKey } from '../../core/types.js';
+import { type ApiKeyRow, toKey } from '../shared/rows.js';
 
 export class SqliteApiKeyRepository implements ApiKeyRepository {
   private readonly insert;

@@ -1,11 +1,7 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { AuditRepository } from '../repositories.js';
-import type { AuditAction, AuditEvent } from '../../core/types.js';
-
-interface AuditRow {
-  id: number; at: number; actor_user_id: number | null; actor_login: string | null; actor_key_id: number | null;
-  actor_publisher: string | null; action: string; channel: string | null; target: string | null; details: string | null;
-}
+import type { AuditEvent } from '../../core/types.js';
+import { type AuditRow, toAuditEvent } from '../shared/rows.js';
 
 export class SqliteAuditRepository implements AuditRepository {
   private readonly insert;
@@ -29,11 +25,6 @@ export class SqliteAuditRepository implements AuditRepository {
   }
 
   async list(opts: { limit: number; channel?: string | null; action?: string | null }): Promise<AuditEvent[]> {
-    return this.select.all({ channel: opts.channel ?? null, action: opts.action ?? null, limit: opts.limit }).map((r) => ({
-      id: r.id, at: r.at, actorUserId: r.actor_user_id, actorLogin: r.actor_login, actorKeyId: r.actor_key_id,
-      actorPublisher: r.actor_publisher === null ? null : JSON.parse(r.actor_publisher),
-      action: r.action as AuditAction, channel: r.channel, target: r.target,
-      details: r.details === null ? null : JSON.parse(r.details),
-    }));
+    return this.select.all({ channel: opts.channel ?? null, action: opts.action ?? null, limit: opts.limit }).map(toAuditEvent);
   }
 }

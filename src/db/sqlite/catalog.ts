@@ -4,22 +4,24 @@
 // The keys are CROSS JOINed first: SQLite then keeps them as the outer loop
 // and looks each one up through packages_by_name, instead of scanning the
 // channel's packages once per key (6.3 s → 8 ms for 1,250 names at 10k rows).
-import type { SqliteDb } from '../database.js';
+import Database from 'better-sqlite3';
+import type { SqliteDb } from './database.js';
 import type {
-  CatalogRepository, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOptions,
-  VariantOrderField, VersionRow,
+  CatalogRepository, ChanneldataAbout, ChanneldataVersion, ChannelListRow, MemberOf, ChannelOrderField, PackageKey, PackageListRow,
+  PackageOrderField, VariantOptions, VariantOrderField, VersionRow,
 } from '../repositories.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from '../../core/types.js';
-import { packagePages, type RankedPackageRow } from '../package-pages.js';
-import { FLAG_NAMES } from '../../conda/post-install-flags.js';
-import type { ChanneldataAbout, ChanneldataVersion } from '../../indexer/channeldata.js';
-import { type ChannelRow, toChannel } from './channels.js';
+import {
+  CHANNEL_FIELDS, CHANNEL_ORDER, PACKAGE_FIELDS, PACKAGE_ORDER, USER_FIELDS, USER_ORDER, listingOrder, variantConditions, variantOrderSql,
+} from '../shared/catalog-fields.js';
+import {
+  type AggregatedPackageRow, type AggregatedVersionRow, type ChanneldataVersionRow, type ListedChannelRow, type RankedPackageRow,
+  channelPage, channeldataFlagColumns, packagePages, toChanneldataVersion, toPackageListRow, toVersionRow, variantPages,
+} from '../shared/catalog-rows.js';
+import { type PackageDbRow, type UserRow, toPackageRow, toUser } from '../shared/rows.js';
 import { filterSql, SqlParams, trigramSimilarity } from './filters.js';
-import { toPackageRow } from './packages.js';
-
-const dir = (d: Direction) => (d === 'DESC' ? 'DESC' : 'ASC');
 
 export class SqliteCatalogRepository implements CatalogRepository {
   /** Statements run for requests, for the "statements per request" figure (channeldata.json's background reads are not counted). */
@@ -44,25 +46,10 @@ export class SqliteCatalogRepository implements CatalogRepository {
 
   async channelsPage(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, page: PageRequest, memberOf?: MemberOf): Promise<Page<ChannelListRow>> {
     const params = new SqlParams();
-    const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, {
-      name: { kind: 'string', sql: 'c.name' },
-      owner: { kind: 'string', sql: 'u.login' },
-      namespace: { kind: 'string', sql: 'u.login' },
-      isPublic: { kind: 'boolean', sql: 'c.is_public' },
-      hasOwner: { kind: 'boolean', sql: '(c.owner_id IS NOT NULL)' },
-      hasMirror: { kind: 'boolean', sql: '0' },
-    }, params)];
-    let sim = '0';
-    let orderSql = 'c.name ASC';
-    if (order && 'bySimilarity' in order) {
-      sim = `similarity(c.name, ${params.add(order.bySimilarity.matches)})`;
-      where.push(`${sim} > 0`);
-      orderSql = `sim ${dir(order.bySimilarity.direction)}, c.name ASC`;
-    } else if (order) {
-      const col = { NAME: 'c.name', BILLING_OWNER: 'u.login', NAMESPACE: 'u.login', SIZE: 'size', CREATED_AT: 'c.created_at', PACKAGE_COUNT: 'package_count' }[order.byField.field];
-      orderSql = `${col} ${dir(order.byField.direction)}, c.name ASC`;
-    }
-    const rows = this.all<ChannelRow & { owner_login: string; size: number; package_count: number; sim: number; total: number }>(
+    const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, CHANNEL_FIELDS, params)];
+    const { sim, similar, orderSql } = listingOrder(order, CHANNEL_ORDER, params);
+    if (similar) where.push(similar);
+    const rows = this.all<ListedChannelRow & { sim: number }>(
       `SELECT c.*, u.login AS owner_login, ${sim} AS sim, count(*) OVER () AS total,
          (SELECT coalesce(sum(p.size_bytes), 0) FROM packages p WHERE p.channel_id = c.id) AS size,
          (SELECT count(DISTINCT p.name) FROM packages p WHERE p.channel_id = c.id) AS package_count
@@ -70,21 +57,15 @@ export class SqliteCatalogRepository implements CatalogRepository {
        WHERE ${where.join(' AND ')}
        ORDER BY ${orderSql} LIMIT ${params.add(page.limit)} OFFSET ${params.add(page.limit * page.page)}`,
       params.values);
-    return {
-      items: rows.map((r) => ({ channel: toChannel(r), ownerLogin: r.owner_login, sizeBytes: r.size, packageCount: r.package_count })),
-      totalCount: rows[0]?.total ?? (page.page === 0 ? 0 : this.countChannels(scope, filter, order, memberOf)),
-    };
+    return channelPage(rows, page, () => this.countChannels(scope, filter, order, memberOf));
   }
 
   private countChannels(scope: ReadScope, filter: ChannelFilter | null, order: OrderBy<ChannelOrderField> | null, memberOf?: MemberOf): number {
     // Only reached when the requested page is past the end.
     const params = new SqlParams();
-    const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, {
-      name: { kind: 'string', sql: 'c.name' }, owner: { kind: 'string', sql: 'u.login' },
-      namespace: { kind: 'string', sql: 'u.login' }, isPublic: { kind: 'boolean', sql: 'c.is_public' },
-      hasOwner: { kind: 'boolean', sql: '(c.owner_id IS NOT NULL)' }, hasMirror: { kind: 'boolean', sql: '0' },
-    }, params)];
-    if (order && 'bySimilarity' in order) where.push(`similarity(c.name, ${params.add(order.bySimilarity.matches)}) > 0`);
+    const where = [scopeSql(scope, params), memberOfSql(memberOf, params), filterSql(filter, CHANNEL_FIELDS, params)];
+    const { similar } = listingOrder(order, CHANNEL_ORDER, params);
+    if (similar) where.push(similar);
     return this.all<{ n: number }>(
       `SELECT count(*) AS n FROM channels c JOIN users u ON u.id = c.owner_id WHERE ${where.join(' AND ')}`, params.values)[0]!.n;
   }
@@ -97,18 +78,9 @@ export class SqliteCatalogRepository implements CatalogRepository {
     } else {
       where.push(`p.channel_id IN (SELECT value FROM json_each(${params.add(JSON.stringify(channelIds))}))`);
     }
-    where.push(filterSql(filter, { name: { kind: 'string', sql: 'p.name' } }, params));
-    let sim = '0';
-    let having = '';
-    let orderSql = 'name ASC, channel_id ASC';
-    if (order && 'bySimilarity' in order) {
-      sim = `similarity(p.name, ${params.add(order.bySimilarity.matches)})`;
-      having = `HAVING sim > 0`;
-      orderSql = `sim ${dir(order.bySimilarity.direction)}, name ASC, channel_id ASC`;
-    } else if (order) {
-      const col = { NAME: 'name', LAST_CREATED_DATE: 'last_created', TOTAL_SIZE: 'total_size' }[order.byField.field];
-      orderSql = `${col} ${dir(order.byField.direction)}, name ASC, channel_id ASC`;
-    }
+    where.push(filterSql(filter, PACKAGE_FIELDS, params));
+    const { sim, similar, orderSql } = listingOrder(order, PACKAGE_ORDER, params);
+    const having = similar === null ? '' : 'HAVING sim > 0';
     const partition = perChannel ? 'PARTITION BY channel_id' : '';
     const offset = page.limit * page.page;
     const rows = this.all<RankedPackageRow & { rn: number }>(
@@ -131,17 +103,17 @@ export class SqliteCatalogRepository implements CatalogRepository {
   }
 
   async packageRows(keys: PackageKey[]): Promise<PackageListRow[]> {
-    const rows = this.all<{ channel_id: number; name: string; total_size: number; last_created: number; variants: number }>(
+    const rows = this.all<AggregatedPackageRow>(
       `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(@keys))
        SELECT p.channel_id, p.name, sum(p.size_bytes) AS total_size, max(p.created_at) AS last_created, count(*) AS variants
        FROM keys k CROSS JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
        GROUP BY p.channel_id, p.name`,
       { keys: JSON.stringify(keys.map((k) => [k.channelId, k.name])) });
-    return rows.map((r) => ({ channelId: r.channel_id, name: r.name, totalSizeBytes: r.total_size, lastCreatedAt: r.last_created, variantCount: r.variants, similarity: null }));
+    return rows.map((r) => toPackageListRow(r, null));
   }
 
   async versionRows(keys: PackageKey[]): Promise<VersionRow[]> {
-    const rows = this.all<{ channel_id: number; name: string; version: string; subdirs: string; last_created: number; visible: number; attested: number; n: number }>(
+    const rows = this.all<AggregatedVersionRow & { subdirs: string }>(
       `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(@keys))
        SELECT p.channel_id, p.name, p.version, json_group_array(DISTINCT p.subdir) AS subdirs,
               max(p.created_at) AS last_created, sum(p.hidden = 0) AS visible,
@@ -149,14 +121,11 @@ export class SqliteCatalogRepository implements CatalogRepository {
        FROM keys k CROSS JOIN packages p ON k.channel_id = p.channel_id AND k.name = p.name
        GROUP BY p.channel_id, p.name, p.version`,
       { keys: JSON.stringify(keys.map((k) => [k.channelId, k.name])) });
-    return rows.map((r) => ({
-      channelId: r.channel_id, name: r.name, version: r.version, subdirs: (JSON.parse(r.subdirs) as string[]).sort(),
-      lastCreatedAt: r.last_created, visibleCount: r.visible, attestedVisibleCount: r.attested, variantCount: r.n,
-    }));
+    return rows.map((r) => toVersionRow(r, JSON.parse(r.subdirs) as string[]));
   }
 
   async newestVariantOfVersions(keys: Array<PackageKey & { version: string }>): Promise<PackageRow[]> {
-    const rows = this.all<Parameters<typeof toPackageRow>[0]>(
+    const rows = this.all<PackageDbRow>(
       `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name,
                             json_extract(value, '$[2]') AS version FROM json_each(@keys)),
        ranked AS (
@@ -170,17 +139,10 @@ export class SqliteCatalogRepository implements CatalogRepository {
 
   async variantsPages(keys: PackageKey[], opts: VariantOptions, order: { field: VariantOrderField; direction: Direction } | null, page: PageRequest): Promise<Map<string, Page<PackageRow>>> {
     const params = new SqlParams();
-    const where: string[] = [];
-    if (opts.version != null) where.push(`p.version = ${params.add(opts.version)}`);
-    if (opts.platform != null) where.push(`p.subdir = ${params.add(opts.platform)}`);
-    if (opts.buildString != null) where.push(`p.build = ${params.add(opts.buildString)}`);
-    if (opts.createdAtFrom != null) where.push(`p.created_at >= ${params.add(opts.createdAtFrom)}`);
-    if (opts.createdAtTo != null) where.push(`p.created_at <= ${params.add(opts.createdAtTo)}`);
-    if (!opts.includeHidden) where.push('p.hidden = 0');
-    const col = order ? { BUILD_STRING: 'p.build', CREATED_AT: 'p.created_at', SIZE: 'p.size_bytes' }[order.field] : 'p.created_at';
-    const orderSql = `${col} ${order ? dir(order.direction) : 'DESC'}, p.filename ASC, p.subdir ASC`;
+    const where = variantConditions(opts, params);
+    const orderSql = variantOrderSql(order);
     const offset = page.limit * page.page;
-    const rows = this.all<Parameters<typeof toPackageRow>[0] & { rn: number; total: number }>(
+    const rows = this.all<PackageDbRow & { rn: number; total: number }>(
       `WITH keys AS (SELECT json_extract(value, '$[0]') AS channel_id, json_extract(value, '$[1]') AS name FROM json_each(${params.add(JSON.stringify(keys.map((k) => [k.channelId, k.name])))})),
        ranked AS (
          SELECT p.*, row_number() OVER (PARTITION BY p.channel_id, p.name ORDER BY ${orderSql}) AS rn,
@@ -190,21 +152,7 @@ export class SqliteCatalogRepository implements CatalogRepository {
        )
        SELECT * FROM ranked WHERE rn > ${params.add(offset)} AND rn <= ${params.add(offset + page.limit)} ORDER BY channel_id, name, rn`,
       params.values);
-    const out = new Map<string, Page<PackageRow>>();
-    for (const r of rows) {
-      const key = packageKeyString({ channelId: r.channel_id, name: r.name });
-      let p = out.get(key);
-      if (!p) out.set(key, (p = { items: [], totalCount: r.total }));
-      p.items.push(toPackageRow(r));
-    }
-    if (offset > 0) {
-      const missing = keys.filter((k) => !out.has(packageKeyString(k)));
-      if (missing.length > 0) {
-        const totals = await this.variantsPages(missing, opts, order, { limit: 1, page: 0 });
-        for (const [k, v] of totals) out.set(k, { items: [], totalCount: v.totalCount });
-      }
-    }
-    return out;
+    return variantPages(rows, keys, offset, (missing) => this.variantsPages(missing, opts, order, { limit: 1, page: 0 }));
   }
 
   async channeldataNames(channelId: number): Promise<string[]> {
@@ -214,19 +162,15 @@ export class SqliteCatalogRepository implements CatalogRepository {
   }
 
   async channeldataVersions(channelId: number, names: string[]): Promise<ChanneldataVersion[]> {
-    const flagCols = FLAG_NAMES.map((f, i) => `max(coalesce(json_extract(post_install, '$."${f}"'), 0)) AS f${i}`).join(', ');
-    const rows = this.all<Record<string, unknown> & { name: string; version: string; subdirs: string; ts: number | null; re: string | null }>(
+    const flagCols = channeldataFlagColumns((f) => `coalesce(json_extract(post_install, '$."${f}"'), 0)`);
+    const rows = this.all<ChanneldataVersionRow & { subdirs: string }>(
       `SELECT name, version, json_group_array(DISTINCT subdir) AS subdirs,
               max(coalesce(json_extract(index_json, '$.timestamp'), 0)) AS ts, ${flagCols},
               max(CASE WHEN run_exports_json IS NOT NULL AND run_exports_json NOT IN ('{}', '[]', 'null') THEN run_exports_json END) AS re
        FROM packages WHERE channel_id = @channelId AND name IN (SELECT value FROM json_each(@names)) AND yanked_reason IS NULL
        GROUP BY name, version`,
       { channelId, names: JSON.stringify(names) }, false);
-    return rows.map((r) => ({
-      name: r.name, version: r.version, subdirs: JSON.parse(r.subdirs) as string[], timestamp: Number(r.ts ?? 0),
-      flags: Object.fromEntries(FLAG_NAMES.map((f, i) => [f, Number(r[`f${i}`]) === 1])),
-      runExportsJson: r.re,
-    }));
+    return rows.map((r) => toChanneldataVersion(r, JSON.parse(r.subdirs) as string[]));
   }
 
   async channeldataAbout(channelId: number, wanted: Array<{ name: string; version: string }>): Promise<Map<string, ChanneldataAbout>> {
@@ -245,22 +189,31 @@ export class SqliteCatalogRepository implements CatalogRepository {
 
   async usersPage(filter: UserFilter | null, order: OrderBy<'LOGIN' | 'IS_ADMIN'> | null, page: PageRequest): Promise<Page<User>> {
     const params = new SqlParams();
-    const where = [filterSql(filter, { login: { kind: 'string', sql: 'login' }, isAdmin: { kind: 'boolean', sql: 'is_admin' } }, params)];
-    let sim = '0';
-    let orderSql = 'login ASC';
-    if (order && 'bySimilarity' in order) {
-      sim = `similarity(login, ${params.add(order.bySimilarity.matches)})`;
-      where.push(`${sim} > 0`);
-      orderSql = `sim ${dir(order.bySimilarity.direction)}, login ASC`;
-    } else if (order) {
-      orderSql = `${order.byField.field === 'IS_ADMIN' ? 'is_admin' : 'login'} ${dir(order.byField.direction)}, login ASC`;
-    }
+    const where = [filterSql(filter, USER_FIELDS, params)];
+    const { sim, similar, orderSql } = listingOrder(order, USER_ORDER, params);
+    if (similar) where.push(similar);
     const countParams = { ...params.values };
-    const rows = this.all<{ id: number; login: string; is_admin: number; created_at: number; sim: number }>(
+    const rows = this.all<UserRow & { sim: number }>(
       `SELECT *, ${sim} AS sim FROM users WHERE ${where.join(' AND ')} ORDER BY ${orderSql}
        LIMIT ${params.add(page.limit)} OFFSET ${params.add(page.limit * page.page)}`, params.values);
     const total = this.all<{ n: number }>(`SELECT count(*) AS n FROM users WHERE ${where.join(' AND ')}`, countParams)[0]!.n;
-    return { items: rows.map((r) => ({ id: r.id, login: r.login, isAdmin: r.is_admin === 1, createdAt: r.created_at })), totalCount: total };
+    return { items: rows.map(toUser), totalCount: total };
+  }
+}
+
+/**
+ * Runs `read` over a read-only connection of its own, in one read
+ * transaction (every query sees one snapshot), then closes it: a worker
+ * thread's reads then never queue behind the server's connection.
+ */
+export async function readCatalogSnapshot<T>(file: string, read: (catalog: CatalogRepository) => Promise<T>): Promise<T> {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 10000');
+  try {
+    db.exec('BEGIN');
+    return await read(new SqliteCatalogRepository(db));
+  } finally {
+    db.close();
   }
 }
 
@@ -273,8 +226,6 @@ function memberOfSql(memberOf: MemberOf | undefined, params: SqlParams): string 
   const memberRoles = roles === null ? 'm.role = m.role' : `m.role IN (SELECT value FROM json_each(${params.add(JSON.stringify(roles))}))`;
   return `(${ownerCounts ? `c.owner_id = ${uid} OR ` : ''}EXISTS (SELECT 1 FROM channel_members m WHERE m.channel_id = c.id AND m.user_id = ${uid} AND ${memberRoles}))`;
 }
-
-export const packageKeyString = (k: PackageKey): string => `${k.channelId}\0${k.name}`;
 
 function scopeSql(scope: ReadScope, params: SqlParams): string {
   if (scope.all) return '1';

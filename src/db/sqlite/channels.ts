@@ -1,23 +1,7 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { ChannelRepository, ChannelUpdate, NewChannel } from '../repositories.js';
 import type { Channel, ChannelMember, ChannelRole } from '../../core/types.js';
-
-export interface ChannelRow {
-  id: number; name: string; owner_id: number; is_public: number; description: string | null; logo: string | null;
-  allow_v3_uploads: number; relation_base_id: number | null; relation_overrides_id: number | null;
-  created_at: number; updated_at: number;
-}
-
-export const toChannel = (r: ChannelRow): Channel => ({
-  id: r.id, name: r.name, ownerId: r.owner_id, isPublic: r.is_public === 1, description: r.description,
-  logo: r.logo, allowV3Uploads: r.allow_v3_uploads === 1, relationBaseId: r.relation_base_id,
-  relationOverridesId: r.relation_overrides_id, createdAt: r.created_at, updatedAt: r.updated_at,
-});
-
-export interface MemberRow { channel_id: number; user_id: number; login: string; role: string; created_at: number }
-export const toMember = (r: MemberRow): ChannelMember => ({
-  channelId: r.channel_id, userId: r.user_id, login: r.login, role: r.role as ChannelRole, createdAt: r.created_at,
-});
+import { type ChannelRow, type MemberRow, toChannel, toMember } from '../shared/rows.js';
 
 export class SqliteChannelRepository implements ChannelRepository {
   private readonly createTx;

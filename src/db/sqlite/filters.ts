@@ -2,7 +2,7 @@
 // with named parameters. Column names come only from the caller's field map,
 // never from input.
 import type { FilterTree, StringFilter } from '../../core/types.js';
-import { type FieldMap, filterTreeSql } from '../filter-tree.js';
+import { type FieldMap, filterTreeSql } from '../shared/filter-tree.js';
 
 export type { FieldMap };
 

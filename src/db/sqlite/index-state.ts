@@ -1,20 +1,9 @@
 import { hostname } from 'node:os';
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import Database from 'better-sqlite3';
 import type { DirtySubdir, IndexKind, IndexSnapshot, IndexStateRepository, NameRow, ShardRow, SnapshotRecord } from '../repositories.js';
 import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';
-
-export interface SubdirDbRow {
-  channel_id: number; channel: string; subdir: string; revision: number; indexed_revision: number;
-  repodata_sha256: string | null; repodata_size: number | null; indexed_at: number | null;
-  shards_revision: number; shard_index_sha256: string | null;
-}
-
-export const toState = (r: SubdirDbRow): SubdirState => ({
-  channelId: r.channel_id, channel: r.channel, subdir: r.subdir, revision: r.revision,
-  indexedRevision: r.indexed_revision, repodataSha256: r.repodata_sha256, repodataSize: r.repodata_size,
-  indexedAt: r.indexed_at, shardsRevision: r.shards_revision, shardIndexSha256: r.shard_index_sha256,
-});
+import { type SubdirDbRow, toDirtySubdir, toState } from '../shared/rows.js';
 
 const SELECT_STATE = `SELECT s.*, c.name AS channel FROM subdirs s JOIN channels c ON c.id = s.channel_id`;
 
@@ -35,8 +24,6 @@ export function revisionBumper(db: SqliteDb): (channelId: number, subdir: string
     return revision;
   };
 }
-
-const WEEK_MS = 7 * 86_400_000;
 
 export class SqliteIndexStateRepository implements IndexStateRepository {
   private readonly bump;
@@ -162,10 +149,7 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
   }
 
   async dirty(): Promise<DirtySubdir[]> {
-    return this.selectDirty.all().map((r) => ({
-      channelId: r.channel_id, channel: r.channel, subdir: r.subdir,
-      needsIndex: r.indexed_revision < r.revision, needsShards: r.shards_revision < r.revision,
-    }));
+    return this.selectDirty.all().map(toDirtySubdir);
   }
 
   async tryLease(ref: SubdirRef, kind: IndexKind, owner: string, untilMs: number): Promise<boolean> {
@@ -206,8 +190,8 @@ export class SqliteIndexStateRepository implements IndexStateRepository {
     return this.publishShardsTx.immediate(ref, owner, written);
   }
 
-  async collectableShards(ref: SubdirRef, now: number): Promise<string[]> {
-    return this.selectCollectable.all(ref.channelId, ref.subdir, now - WEEK_MS).map((r) => r.sha256);
+  async collectableShards(ref: SubdirRef, supersededBefore: number): Promise<string[]> {
+    return this.selectCollectable.all(ref.channelId, ref.subdir, supersededBefore).map((r) => r.sha256);
   }
 
   async forgetShardFile(ref: SubdirRef, sha256: string): Promise<void> {

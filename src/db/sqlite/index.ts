@@ -1,7 +1,7 @@
 // The SQLite adapter set: one writer connection for all repositories, and
 // read-only connections for the indexer's snapshots (one per running pass).
 import path from 'node:path';
-import { openSqlite } from '../database.js';
+import { openSqlite } from './database.js';
 import type { Repositories } from '../repositories.js';
 import { SqliteApiKeyRepository } from './api-keys.js';
 import { SqliteAuditRepository } from './audit.js';

@@ -1,19 +1,7 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { JobRepository } from '../repositories.js';
-import type { BackgroundJob, JobStatus, JobType } from '../../core/types.js';
-
-export interface JobRow {
-  id: string; job_type: string; status: string; channel_id: number | null; created_by: number | null; payload: string;
-  total_count: number; processed_count: number; failed_count: number; error_message: string | null; results: string | null;
-  created_at: number; completed_at: number | null;
-}
-
-export const toJob = (r: JobRow): BackgroundJob => ({
-  id: r.id, jobType: r.job_type as JobType, status: r.status as JobStatus, channelId: r.channel_id, createdBy: r.created_by,
-  payload: JSON.parse(r.payload), totalCount: r.total_count, processedCount: r.processed_count, failedCount: r.failed_count,
-  errorMessage: r.error_message, results: r.results === null ? null : JSON.parse(r.results), createdAt: r.created_at,
-  completedAt: r.completed_at,
-});
+import type { BackgroundJob } from '../../core/types.js';
+import { type JobRow, toJob } from '../shared/rows.js';
 
 export class SqliteJobRepository implements JobRepository {
   private readonly insert;

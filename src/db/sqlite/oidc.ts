@@ -1,18 +1,8 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { NewOidcPublisher, NewPublisherToken, OidcRepository } from '../repositories.js';
-import type { AccessMode, OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
-
-export interface PublisherRow {
-  id: string; channel_id: number; provider: string; owner: string; project: string; workflow: string;
-  environment: string; access_mode: string; owner_id: string | null; project_id: string | null; created_by: number | null;
-  created_at: number; updated_at: number;
-}
-
-export const toPublisher = (r: PublisherRow): OidcPublisher => ({
-  id: r.id, channelId: r.channel_id, provider: r.provider as OidcProvider, owner: r.owner, project: r.project,
-  workflow: r.workflow, environment: r.environment, accessMode: r.access_mode as AccessMode, ownerId: r.owner_id,
-  projectId: r.project_id, createdBy: r.created_by, createdAt: r.created_at, updatedAt: r.updated_at,
-});
+import type { OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
+import { RollBack, answerOf } from '../shared/roll-back.js';
+import { type PublisherRow, type TokenGrantRow, toPublisher, toTokenGrants } from '../shared/rows.js';
 
 export class SqliteOidcRepository implements OidcRepository {
   private readonly insertPublisher;
@@ -56,13 +46,13 @@ export class SqliteOidcRepository implements OidcRepository {
       if (useJti.run(t.issuer, t.jti, t.jtiExpiresAt).changes === 0) return 'replayed';
       if (!t.grants.every((g) => publisherExists.get(g.publisherId))) {
         // Undo the jti too: the token was never honoured, the CI may retry it.
-        throw new PublisherGone();
+        throw new RollBack('publisher-gone');
       }
       const claims = JSON.stringify(t.claims);
       for (const g of t.grants) insertToken.run({ tokenHash: t.tokenHash, ...g, claims, now, expiresAt: t.expiresAt });
       return 'minted';
     });
-    this.selectToken = db.prepare<[string, number], { publisher_id: string; channel_id: number; access_mode: string; claims: string }>(
+    this.selectToken = db.prepare<[string, number], TokenGrantRow>(
       'SELECT publisher_id, channel_id, access_mode, claims FROM oidc_tokens WHERE token_hash = ? AND expires_at > ?');
   }
 
@@ -91,23 +81,10 @@ export class SqliteOidcRepository implements OidcRepository {
   }
 
   async mintToken(token: NewPublisherToken, now: number): Promise<'minted' | 'replayed' | 'publisher-gone'> {
-    try {
-      return this.mintTx(token, now);
-    } catch (err) {
-      if (err instanceof PublisherGone) return 'publisher-gone';
-      throw err;
-    }
+    return answerOf(() => this.mintTx(token, now));
   }
 
   async tokenGrants(tokenHash: string, now: number): Promise<{ grants: PublisherGrant[]; claims: PublisherClaims } | null> {
-    const rows = this.selectToken.all(tokenHash, now);
-    if (rows.length === 0) return null;
-    return {
-      grants: rows.map((r) => ({ publisherId: r.publisher_id, channelId: r.channel_id, accessMode: r.access_mode as AccessMode })),
-      claims: JSON.parse(rows[0]!.claims) as PublisherClaims,
-    };
+    return toTokenGrants(this.selectToken.all(tokenHash, now));
   }
 }
-
-/** Thrown inside the mint transaction so that it rolls back. */
-class PublisherGone extends Error {}

@@ -1,41 +1,14 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
-import type { PackageFile, PackageFormat, PackageRef, PackageRow } from '../../core/types.js';
+import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
+import { PACKAGE_COLUMNS, REPLACE_ON_CONFLICT, bySubdir, packageColumns } from '../shared/package-writes.js';
+import { RollBack, answerOf } from '../shared/roll-back.js';
+import { type PackageDbRow, type UploadIntentRow, toPackageRow, toUploadIntent } from '../shared/rows.js';
 
-class MissingPackageError extends Error {
-  constructor(readonly ref: PackageRef) {
-    super('no such package');
-  }
-}
+const INSERT = `INSERT INTO packages (${PACKAGE_COLUMNS.join(', ')}, created_at, updated_at)
+  VALUES (${PACKAGE_COLUMNS.map((c) => `@${c}`).join(', ')}, @now, @now)`;
 
-export interface PackageDbRow {
-  id: number; channel_id: number; subdir: string; filename: string; format: string; name: string; version: string;
-  build: string; build_number: number; size_bytes: number; sha256: string; md5: string; index_json: string;
-  about_json: string | null; run_exports_json: string | null; record_json: string; uploaded_by: number | null;
-  created_at: number; updated_at: number; yanked_reason: string | null; hidden: number; post_install: string | null;
-  has_attestation: number;
-}
-
-export const toPackageRow = (r: PackageDbRow): PackageRow => ({
-  id: r.id, channelId: r.channel_id, subdir: r.subdir, filename: r.filename, format: r.format as PackageFormat,
-  name: r.name, version: r.version, build: r.build, buildNumber: r.build_number, sizeBytes: r.size_bytes,
-  sha256: r.sha256, md5: r.md5, indexJson: r.index_json, aboutJson: r.about_json, runExportsJson: r.run_exports_json,
-  recordJson: r.record_json, uploadedBy: r.uploaded_by, createdAt: r.created_at, updatedAt: r.updated_at,
-  yankedReason: r.yanked_reason, hidden: r.hidden === 1, postInstallJson: r.post_install, hasAttestation: r.has_attestation === 1,
-});
-
-const params = (f: PackageFile, now: number) => ({
-  channelId: f.channelId, subdir: f.subdir, filename: f.filename, format: f.format, name: f.name, version: f.version,
-  build: f.build, buildNumber: f.buildNumber, sizeBytes: f.sizeBytes, sha256: f.sha256, md5: f.md5,
-  indexJson: f.indexJson, aboutJson: f.aboutJson, runExportsJson: f.runExportsJson, recordJson: f.recordJson,
-  postInstallJson: f.postInstallJson ?? null, hasAttestation: f.hasAttestation ? 1 : 0, uploadedBy: f.uploadedBy, now,
-});
-
-const UPSERT = `
-  INSERT INTO packages (channel_id, subdir, filename, format, name, version, build, build_number, size_bytes,
-    sha256, md5, index_json, about_json, run_exports_json, record_json, post_install, has_attestation, uploaded_by, created_at, updated_at)
-  VALUES (@channelId, @subdir, @filename, @format, @name, @version, @build, @buildNumber, @sizeBytes,
-    @sha256, @md5, @indexJson, @aboutJson, @runExportsJson, @recordJson, @postInstallJson, @hasAttestation, @uploadedBy, @now, @now)`;
+const values = (f: PackageFile, now: number) => ({ ...packageColumns(f), now });
 
 export class SqlitePackageRepository implements PackageRepository {
   private readonly selectOne;
@@ -74,15 +47,7 @@ export class SqlitePackageRepository implements PackageRepository {
       'SELECT record FROM upload_intents WHERE channel_id = ? AND subdir = ? AND filename = ?');
     const deleteIntent = db.prepare<[number, string, string]>(
       'DELETE FROM upload_intents WHERE channel_id = ? AND subdir = ? AND filename = ?');
-    const upsert = db.prepare(`${UPSERT}
-      ON CONFLICT (channel_id, subdir, filename) DO UPDATE SET
-        format = excluded.format, name = excluded.name, version = excluded.version, build = excluded.build,
-        build_number = excluded.build_number, size_bytes = excluded.size_bytes, sha256 = excluded.sha256,
-        md5 = excluded.md5, index_json = excluded.index_json, about_json = excluded.about_json,
-        run_exports_json = excluded.run_exports_json, record_json = excluded.record_json,
-        post_install = excluded.post_install, has_attestation = excluded.has_attestation,
-        uploaded_by = excluded.uploaded_by, updated_at = excluded.updated_at,
-        yanked_reason = NULL, hidden = 0`);
+    const upsert = db.prepare(`${INSERT} ${REPLACE_ON_CONFLICT}`);
     // A force-replaced file must not be unlinked by an older queued deletion.
     const cancelDeletion = db.prepare<[number, string, string]>(
       'DELETE FROM file_deletions WHERE channel_id = ? AND subdir = ? AND filename = ?');
@@ -90,14 +55,14 @@ export class SqlitePackageRepository implements PackageRepository {
       const intent = selectIntent.get(channelId, subdir, filename);
       if (!intent) throw new Error(`no upload intent for ${subdir}/${filename}`);
       const file = JSON.parse(intent.record) as PackageFile;
-      upsert.run(params(file, Date.now()));
+      upsert.run(values(file, Date.now()));
       deleteIntent.run(channelId, subdir, filename);
       cancelDeletion.run(channelId, subdir, filename);
       bumpRevision(channelId, subdir, [file.name]);
     });
     this.abandon = deleteIntent;
 
-    this.selectIntents = db.prepare<[], { record: string; channel: string; owner: string | null; alive_at: number }>(
+    this.selectIntents = db.prepare<[], UploadIntentRow>(
       `SELECT i.record, i.owner, coalesce(i.alive_at, i.created_at) AS alive_at, c.name AS channel FROM upload_intents i JOIN channels c ON c.id = i.channel_id`);
     this.touchIntents = db.prepare<[number, string]>('UPDATE upload_intents SET alive_at = ? WHERE owner = ?');
 
@@ -114,21 +79,12 @@ export class SqlitePackageRepository implements PackageRepository {
       return true;
     });
 
-    const insertIfAbsent = db.prepare(`${UPSERT} ON CONFLICT (channel_id, subdir, filename) DO NOTHING`);
+    const insertIfAbsent = db.prepare(`${INSERT} ON CONFLICT (channel_id, subdir, filename) DO NOTHING`);
     this.insertFoundTx = db.transaction((files: PackageFile[]): number => {
-      let added = 0;
-      const touched = new Map<string, { channelId: number; subdir: string; names: Set<string> }>();
-      for (const f of files) {
-        if (insertIfAbsent.run(params(f, Date.now())).changes > 0) {
-          added++;
-          const k = `${f.channelId}\0${f.subdir}`;
-          const t = touched.get(k) ?? { channelId: f.channelId, subdir: f.subdir, names: new Set<string>() };
-          t.names.add(f.name);
-          touched.set(k, t);
-        }
-      }
-      for (const t of touched.values()) bumpRevision(t.channelId, t.subdir, t.names);
-      return added;
+      const added: PackageFile[] = [];
+      for (const f of files) if (insertIfAbsent.run(values(f, Date.now())).changes > 0) added.push(f);
+      for (const t of bySubdir(added)) bumpRevision(t.channelId, t.subdir, t.names);
+      return added.length;
     });
 
     this.dropMissingTx = db.transaction((channelId: number, subdir: string, filenames: string[]): number => {
@@ -155,23 +111,19 @@ export class SqlitePackageRepository implements PackageRepository {
     const setYank = db.prepare(
       `UPDATE packages SET yanked_reason = @reason, hidden = @hidden, updated_at = @now
        WHERE channel_id = @channelId AND subdir = @subdir AND filename = @filename RETURNING name`);
-    // All or nothing: an unknown entry rolls the whole batch back.
+    // All or nothing: an unknown entry rolls the whole batch back, and is the answer.
     this.yankTx = db.transaction((refs: PackageRef[], reason: string | null, hidden: boolean): void => {
-      const subdirs = new Map<string, { ref: PackageRef; names: Set<string> }>();
-      for (const ref of refs) {
+      const changed = refs.map((ref) => {
         const row = setYank.get({ ...ref, reason, hidden: hidden ? 1 : 0, now: Date.now() }) as { name: string } | undefined;
-        if (!row) throw new MissingPackageError(ref);
-        const k = `${ref.channelId}\0${ref.subdir}`;
-        const entry = subdirs.get(k) ?? { ref, names: new Set<string>() };
-        entry.names.add(row.name);
-        subdirs.set(k, entry);
-      }
-      for (const { ref, names } of subdirs.values()) bumpRevision(ref.channelId, ref.subdir, names);
+        if (!row) throw new RollBack(ref);
+        return { ...ref, name: row.name };
+      });
+      for (const t of bySubdir(changed)) bumpRevision(t.channelId, t.subdir, t.names);
     });
     this.deleteManyTx = db.transaction((refs: PackageRef[]): void => {
       for (const ref of refs) {
         const gone = deleteRow.get(ref.channelId, ref.subdir, ref.filename);
-        if (!gone) throw new MissingPackageError(ref);
+        if (!gone) throw new RollBack(ref);
         const revision = bumpRevision(ref.channelId, ref.subdir, [gone.name]);
         queueDeletion.run({ ...ref, revision });
       }
@@ -179,7 +131,10 @@ export class SqlitePackageRepository implements PackageRepository {
   }
 
   async setYanked(refs: PackageRef[], reason: string | null, hidden: boolean): Promise<PackageRef | null> {
-    return this.runBatch(() => this.yankTx.immediate(refs, reason, hidden));
+    return answerOf<PackageRef | null>(() => {
+      this.yankTx.immediate(refs, reason, hidden);
+      return null;
+    });
   }
 
   async recordsAfter(afterId: number, limit: number): Promise<StoredRecord[]> {
@@ -187,17 +142,10 @@ export class SqlitePackageRepository implements PackageRepository {
   }
 
   async deleteMany(refs: PackageRef[]): Promise<PackageRef | null> {
-    return this.runBatch(() => this.deleteManyTx.immediate(refs));
-  }
-
-  private runBatch(fn: () => void): PackageRef | null {
-    try {
-      fn();
+    return answerOf<PackageRef | null>(() => {
+      this.deleteManyTx.immediate(refs);
       return null;
-    } catch (err) {
-      if (err instanceof MissingPackageError) return err.ref;
-      throw err;
-    }
+    });
   }
 
   async get(channelId: number, subdir: string, filename: string): Promise<PackageRow | null> {
@@ -218,7 +166,7 @@ export class SqlitePackageRepository implements PackageRepository {
   }
 
   async listUploadIntents(): Promise<Array<{ channel: string; file: PackageFile; owner: string | null; aliveAt: number }>> {
-    return this.selectIntents.all().map((r) => ({ channel: r.channel, file: JSON.parse(r.record) as PackageFile, owner: r.owner, aliveAt: r.alive_at }));
+    return this.selectIntents.all().map(toUploadIntent);
   }
 
   async touchUploadIntents(owner: string, at: number): Promise<void> {

@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { SessionRepository } from '../repositories.js';
 
 export class SqliteSessionRepository implements SessionRepository {

@@ -1,10 +1,7 @@
-import type { SqliteDb } from '../database.js';
+import type { SqliteDb } from './database.js';
 import type { UserRepository } from '../repositories.js';
 import type { User } from '../../core/types.js';
-
-export interface UserRow { id: number; login: string; is_admin: number; created_at: number }
-
-export const toUser = (r: UserRow): User => ({ id: r.id, login: r.login, isAdmin: r.is_admin === 1, createdAt: r.created_at });
+import { type UserRow, toUser } from '../shared/rows.js';
 
 export class SqliteUserRepository implements UserRepository {
   private readonly insert;
