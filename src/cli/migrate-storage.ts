@@ -17,8 +17,7 @@ import cliProgress from 'cli-progress';
 import type { Config } from '../config.js';
 import { hashStream } from '../core/hash-file.js';
 import { openRowCopy, RowCopyRefused, sqliteFile, type ListedPackage, type RowCopy } from '../db/index.js';
-import { createObjectStore } from '../storage/create-store.js';
-import { FsObjectStore } from '../storage/fs-object-store.js';
+import { createObjectStore, folderStoreOf } from '../storage/create-store.js';
 import { FULL_GENERATION_FILES, SHARD_INDEX_FILE, indexKey, packageKey } from '../storage/keys.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
@@ -73,7 +72,7 @@ export async function migrateStorage(opts: MigrateOptions): Promise<MigrateSumma
     const rows = await copy.copyRows((n) => ui.add(n));
     ui.stop();
 
-    const source = new FsObjectStore(path.join(dataDir, 'channels'));
+    const source = folderStoreOf(dataDir);
     const targetStore = createObjectStore(target);
     const objects = await copyObjects(source, targetStore, expected, opts, ui);
     const reindexAtStart = await markReplacedGenerations(copy, targetStore);
@@ -154,7 +153,7 @@ async function listKeys(root: string): Promise<Array<{ key: string; size: number
 const immutable = (key: string): boolean => /\/_index\/[^/]+$/.test(key) || /\/shards\/[0-9a-f]{64}\.msgpack\.zst$/.test(key);
 
 async function copyObjects(
-  source: FsObjectStore, target: ObjectStore, expected: Map<string, Expected>, opts: MigrateOptions, ui: Progress,
+  source: ObjectStore & { readonly root: string }, target: ObjectStore, expected: Map<string, Expected>, opts: MigrateOptions, ui: Progress,
 ): Promise<Pick<MigrateSummary, 'objectsCopied' | 'objectsSkipped' | 'bytesCopied'>> {
   const keys = await listKeys(source.root);
   const problems: string[] = [];
