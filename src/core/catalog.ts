@@ -12,6 +12,11 @@ import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
 } from './types.js';
 
+// The catalog's vocabulary, as the transports see it: rows and keys of
+// listings and the fields they may be ordered by.
+export type { ChannelOrderField, PackageKey, PackageListRow, PackageOrderField, VariantOrderField };
+export { packageKeyString };
+
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 500;
 

@@ -243,7 +243,13 @@ export class PackageService {
   }
 
   /** A live (committed) package, for serving. */
+  /** The committed package by its file name; null for a name no package can have. */
   async find(channel: Channel, subdir: string, filename: string): Promise<PackageRow | null> {
+    try {
+      parsePackageFilename(filename);
+    } catch {
+      return null;
+    }
     return this.repos.packages.get(channel.id, subdir, filename);
   }
 
@@ -252,8 +258,13 @@ export class PackageService {
    * but unknown are read and added, rows whose files vanished are dropped.
    * Files that fail to parse are reported and left alone.
    */
-  async rescan(channel: Channel, subdir: string): Promise<{ added: number; dropped: number; refused: Array<{ filename: string; reason: string }> }> {
+  /** Throws for a subdir name no subdir can have before anything starts (a 400 for the caller, not a failed run). */
+  rescan(channel: Channel, subdir: string): Promise<{ added: number; dropped: number; refused: Array<{ filename: string; reason: string }> }> {
     validateSubdir(subdir);
+    return this.rescanValid(channel, subdir);
+  }
+
+  private async rescanValid(channel: Channel, subdir: string): Promise<{ added: number; dropped: number; refused: Array<{ filename: string; reason: string }> }> {
     const onStorage = new Set(await this.store.list(subdirKey(channel.name, subdir)));
     const known = new Set(await this.repos.packages.filenames(channel.id, subdir));
     const dying = new Set(await this.repos.packages.pendingDeletionNames(channel.id, subdir));

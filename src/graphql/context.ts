@@ -6,7 +6,7 @@ import type { PackageFacts } from '../core/catalog.js';
 import type { Core } from '../core/core.js';
 import type { Channel, PackageRow, Principal, User } from '../core/types.js';
 import { ANONYMOUS } from '../core/types.js';
-import { packageKeyString, type PackageKey, type PackageListRow } from '../db/repositories.js';
+import { packageKeyString, type PackageKey, type PackageListRow } from '../core/catalog.js';
 
 export interface GqlContext {
   core: Core;

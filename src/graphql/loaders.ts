@@ -4,7 +4,7 @@
 import type { MercuriusLoaders } from 'mercurius';
 import { pageRequest } from '../core/catalog.js';
 import type { PackageFilter } from '../core/types.js';
-import { packageKeyString, type PackageOrderField, type VariantOrderField } from '../db/repositories.js';
+import { packageKeyString, type PackageOrderField, type VariantOrderField } from '../core/catalog.js';
 import type { GqlContext } from './context.js';
 import { normaliseOrder } from './order.js';
 import { packageObj, pageResult, parseDateTime, type ChannelObj, type PackageObj, type VariantObj, type VersionObj } from './shapes.js';

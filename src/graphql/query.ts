@@ -3,9 +3,8 @@
 import { manageAccess, mayListUsers, maySeeAdminFlag, readScope } from '../auth/policy.js';
 import { Errors } from '../errors.js';
 import { pageRequest } from '../core/catalog.js';
-import { parsePackageFilename } from '../conda/package-filename.js';
 import type { ChannelFilter, Channel, PackageFilter, UserFilter } from '../core/types.js';
-import type { ChannelOrderField, PackageOrderField } from '../db/repositories.js';
+import type { ChannelOrderField, PackageOrderField } from '../core/catalog.js';
 import type { GqlContext } from './context.js';
 import { normaliseOrder } from './order.js';
 import { packageObj, pageResult, type ChannelObj, type VariantObj } from './shapes.js';
@@ -75,11 +74,6 @@ export const Query = {
   async variant(_: unknown, args: { channelName: string; packageName: string; platformName: string; fileName: string }, ctx: GqlContext): Promise<VariantObj | null> {
     const channel = await readableChannel(ctx, args.channelName);
     if (!channel) return null;
-    try {
-      parsePackageFilename(args.fileName);
-    } catch {
-      return null;
-    }
     const row = await ctx.core.packages.find(channel, args.platformName, args.fileName);
     return row && row.name === args.packageName ? { channel, row } : null;
   },

@@ -1,6 +1,6 @@
 // The objects resolvers pass around, and how domain rows become them.
 import type { Page, PageRequest, PackageRow, Channel, ApiKey, OidcPublisher } from '../core/types.js';
-import type { PackageListRow } from '../db/repositories.js';
+import type { PackageListRow } from '../core/catalog.js';
 import { Errors } from '../errors.js';
 
 export type ChannelObj = Channel & { sizeBytes?: number };

@@ -7,7 +7,7 @@ import type { BackgroundJob, Channel, User } from '../core/types.js';
 import type { GqlContext } from './context.js';
 import { pageRequest } from '../core/catalog.js';
 import { normaliseOrder } from './order.js';
-import type { ChannelOrderField } from '../db/repositories.js';
+import type { ChannelOrderField } from '../core/catalog.js';
 import {
   aboutField, int32, iso, pageResult, parseDateTime, parseJsonOrNull, publisherObj, urlsOf, type ApiKeyObj, type ChannelObj,
   type MemberObj, type PackageObj, type VariantObj, type VersionObj,

@@ -11,7 +11,6 @@
 // rescans in the background.
 import type { FastifyInstance } from 'fastify';
 import type { Core } from '../core/core.js';
-import { validateSubdir } from '../conda/subdirs.js';
 import { principalOf } from './principal.js';
 
 export async function manageRoutes(app: FastifyInstance, opts: { core: Core }): Promise<void> {
@@ -33,7 +32,7 @@ export async function manageRoutes(app: FastifyInstance, opts: { core: Core }): 
     async (request, reply) => {
       const principal = await principalOf(request);
       const channel = await core.channels.resolve(principal, request.params.channel, 'reindex');
-      const subdir = validateSubdir(request.params.subdir);
+      const subdir = request.params.subdir;
       const log = request.log;
       void core.packages.rescan(channel, subdir).then(
         (r) => log.info({ channel: channel.name, subdir, added: r.added, dropped: r.dropped, refused: r.refused }, 'reindex finished'),
