@@ -24,7 +24,7 @@
 import autocannon from 'autocannon';
 import http from 'node:http';
 import path from 'node:path';
-import type { PackageFile } from '../src/core/types.js';
+import type { PackageFile } from '../src/types.js';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import {

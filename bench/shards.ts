@@ -62,7 +62,7 @@ import path from 'node:path';
 import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import type { PackageFile, SubdirRef } from '../src/core/types.js';
+import type { PackageFile, SubdirRef } from '../src/types.js';
 import { SHARD_ZSTD_LEVEL } from '../src/indexer/index-writer.js';
 import { indexKey } from '../src/storage/keys.js';
 import { makePackages, type MadePackage } from '../test/helpers/make-packages.js';

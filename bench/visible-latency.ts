@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { parsePackageFilename } from '../src/conda/package-filename.js';
-import type { PackageFile } from '../src/core/types.js';
+import type { PackageFile } from '../src/types.js';
 import { canonicalJson } from '../src/conda/canonical-json.js';
 import { buildRecord } from '../src/conda/repodata-record.js';
 import { buildApp } from '../src/app.js';

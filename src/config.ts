@@ -1,7 +1,7 @@
 // One validated configuration object, read once from env and CLI flags.
 // This is the only module that reads process.env.
 import path from 'node:path';
-import type { OidcProvider } from './core/types.js';
+import type { OidcProvider } from './types.js';
 
 export interface Config {
   host: string;

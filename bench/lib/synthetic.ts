@@ -14,7 +14,7 @@ import { canonicalJson } from '../../src/conda/canonical-json.js';
 import { parsePackageFilename } from '../../src/conda/package-filename.js';
 import { readPackageMetadata } from '../../src/conda/package-reader.js';
 import { buildRecord } from '../../src/conda/repodata-record.js';
-import type { PackageFile } from '../../src/core/types.js';
+import type { PackageFile } from '../../src/types.js';
 import { fixturesDir } from '../../test/helpers/paths.js';
 
 export interface Template {

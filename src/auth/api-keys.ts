@@ -7,7 +7,7 @@
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import argon2 from 'argon2';
 import type { ApiKeyRepository, UserRepository } from '../db/repositories.js';
-import type { ApiKey, User } from '../core/types.js';
+import type { ApiKey, User } from '../types.js';
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const LOOKUP_CHARS = 12;

@@ -8,8 +8,8 @@ import type { ApiKeyVerifier, SecretCheckPolicy } from './api-keys.js';
 import { CheckLanes } from './check-lane.js';
 import { csrfMatches, type SessionManager } from './sessions.js';
 import { isPublisherToken, type PublisherTokenVerifier } from './publisher-tokens.js';
-import { ANONYMOUS, type ChannelRole, type Principal, type User } from '../core/types.js';
-import type { WindowCounter } from '../core/window-counter.js';
+import { ANONYMOUS, type ChannelRole, type Principal, type User } from '../types.js';
+import type { WindowCounter } from './window-counter.js';
 
 export type Credentials =
   | { kind: 'none' }

@@ -12,7 +12,7 @@
 // publisher they matched they have that publisher's access mode (never
 // 'manage'); elsewhere only what anyone has.
 import { Errors } from '../errors.js';
-import type { AccessMode, Channel, ChannelRole, Principal, ReadScope } from '../core/types.js';
+import type { AccessMode, Channel, ChannelRole, Principal, ReadScope } from '../types.js';
 
 /** 'manage' = channel settings, members, deleting the channel. */
 export type ChannelAction = 'read' | 'upload' | 'force-upload' | 'yank' | 'delete' | 'reindex' | 'manage';

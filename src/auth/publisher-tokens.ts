@@ -10,7 +10,7 @@
 // deleted publisher) at the cost of one indexed read instead of ~250 ms.
 import { createHash } from 'node:crypto';
 import type { OidcRepository } from '../db/repositories.js';
-import type { Principal } from '../core/types.js';
+import type { Principal } from '../types.js';
 import { randomBase62 } from './api-keys.js';
 
 export const PUBLISHER_TOKEN_TTL_MS = 15 * 60_000;

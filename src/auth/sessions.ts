@@ -5,7 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import argon2 from 'argon2';
 import type { Repositories } from '../db/repositories.js';
-import type { User } from '../core/types.js';
+import type { User } from '../types.js';
 import { DIRECT_CHECKS, type SecretCheckPolicy } from './api-keys.js';
 
 export type SignInResult =

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../config.js';
 import { createCore, type Core } from '../core/core.js';
 import { ID_CLAIMS } from '../core/publisher-match.js';
 import { findInvalidRecords } from '../core/stored-metadata.js';
-import type { AccessMode, OidcPublisher, Principal } from '../core/types.js';
+import type { AccessMode, OidcPublisher, Principal } from '../types.js';
 import { isAppError } from '../errors.js';
 import { formatSummary, migrateStorage, MigrateError } from './migrate-storage.js';
 import { serve } from './serve.js';

@@ -1,7 +1,7 @@
 // The audit log: every change of rights, keys and contents, with its actor
 // (a user and key, or a trusted-publishing token and the CI claims behind it).
 import type { AuditRepository } from '../db/repositories.js';
-import type { AuditAction, AuditEvent, Principal } from './types.js';
+import type { AuditAction, AuditEvent, Principal } from '../types.js';
 
 export class AuditLog {
   constructor(private readonly repo: AuditRepository) {}

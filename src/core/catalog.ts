@@ -10,7 +10,7 @@ import { packageKeyString } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
-} from './types.js';
+} from '../types.js';
 
 // The catalog's vocabulary, as the transports see it: rows and keys of
 // listings and the fields they may be ordered by.

@@ -8,7 +8,7 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { channelKey } from '../storage/keys.js';
 import type { AuditLog } from './audit.js';
 import { validateChannelName } from '../conda/channel-names.js';
-import type { Channel, ChannelMember, ChannelRole, Principal, SubdirRef } from './types.js';
+import type { Channel, ChannelMember, ChannelRole, Principal, SubdirRef } from '../types.js';
 
 export interface ChannelIndexer {
   indexNow(ref: SubdirRef): Promise<void>;

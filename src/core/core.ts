@@ -29,7 +29,7 @@ import { setAsideInvalidRecords } from './stored-metadata.js';
 import { recover, settleAbandonedIntents } from './recovery.js';
 import { ServingService } from './serving.js';
 import { UserService } from './users.js';
-import { WindowCounter } from './window-counter.js';
+import { WindowCounter } from '../auth/window-counter.js';
 
 export interface Core {
   config: Config;

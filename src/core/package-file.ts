@@ -6,7 +6,7 @@ import type { parsePackageFilename } from '../conda/package-filename.js';
 import type { PackageMetadata } from '../conda/package-reader.js';
 import { postInstallFlags } from '../conda/post-install-flags.js';
 import { buildRecord } from '../conda/repodata-record.js';
-import type { PackageFile } from './types.js';
+import type { PackageFile } from '../types.js';
 
 export interface FileFacts {
   channelId: number;

@@ -27,7 +27,7 @@ import { hashFile } from './hash-file.js';
 import { packageFileOf } from './package-file.js';
 import { withLocalCopy } from './stored-file.js';
 import { ingestToTemp, type IngestedFile } from './ingest.js';
-import type { BackgroundJob, Channel, PackageFile, PackageRow, Principal, SubdirRef } from './types.js';
+import type { BackgroundJob, Channel, PackageFile, PackageRow, Principal, SubdirRef } from '../types.js';
 
 export interface UploadDetails {
   filename: string;

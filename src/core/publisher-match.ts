@@ -10,7 +10,7 @@
 // (namespace/project), `ci_config_ref_uri` as
 // `<host>/<namespace>/<project>//<config path>@<ref>` and `environment`.
 import type { JWTPayload } from 'jose';
-import type { OidcProvider, OidcPublisher, PublisherClaims } from './types.js';
+import type { OidcProvider, OidcPublisher, PublisherClaims } from '../types.js';
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const q = (v: string | null) => (v === null ? '(none)' : JSON.stringify(v));

@@ -14,7 +14,7 @@ import type { ChannelService } from './channels.js';
 import {
   describeToken, ID_CLAIMS, idMismatch, keptClaims, mismatch, needsPinning, OWNER_CLAIM, PINNED_ID_RE, tokenIds,
 } from './publisher-match.js';
-import type { AccessMode, Channel, OidcProvider, OidcPublisher, Principal, PublisherClaims } from './types.js';
+import type { AccessMode, Channel, OidcProvider, OidcPublisher, Principal, PublisherClaims } from '../types.js';
 
 export interface PublisherSpec {
   provider: OidcProvider;

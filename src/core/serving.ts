@@ -15,7 +15,7 @@ import type { ChannelService, PrincipalSource } from './channels.js';
 import { parsePackageFilename } from '../conda/package-filename.js';
 import { validateSubdir } from '../conda/subdirs.js';
 import type { PackageService } from './packages.js';
-import type { Channel } from './types.js';
+import type { Channel } from '../types.js';
 
 export type { ObjectRead, ObjectStat };
 

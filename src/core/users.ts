@@ -5,7 +5,7 @@ import { assertCan } from '../auth/policy.js';
 import type { Repositories } from '../db/repositories.js';
 import { Errors } from '../errors.js';
 import type { AuditLog } from './audit.js';
-import { ACCESS_MODES, type AccessMode, type ApiKey, type Principal, type User } from './types.js';
+import { ACCESS_MODES, type AccessMode, type ApiKey, type Principal, type User } from '../types.js';
 
 const LOGIN_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,38}$/;
 const KEY_NAME_RE = /^[^\x00-\x1f]{1,100}$/;

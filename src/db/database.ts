@@ -3,7 +3,7 @@
 // connection's cursor would hold up every request meanwhile). Only the
 // SQLite adapter is imported here, so a worker thread never loads the
 // PostgreSQL driver.
-import type { SubdirRef } from '../core/types.js';
+import type { SubdirRef } from '../types.js';
 import type { IndexSnapshot } from './repositories.js';
 import { openSnapshotReader, snapshotOn } from './sqlite/index-state.js';
 

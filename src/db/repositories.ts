@@ -3,11 +3,11 @@
 // their work synchronously inside, one transaction per method.
 import type {
   AuditEvent, BackgroundJob, ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow as PackageRowT, PageRequest, ReadScope, UserFilter,
-} from '../core/types.js';
+} from '../types.js';
 import type {
   AccessMode, ApiKey, Channel, ChannelMember, ChannelRole, OidcProvider, OidcPublisher, PackageFile, PackageRef, PackageRow, PendingFileDeletion,
   PublisherClaims, PublisherGrant, SubdirRef, SubdirState, User,
-} from '../core/types.js';
+} from '../types.js';
 
 export interface UserRepository {
   /** null when the login is taken. */

@@ -4,8 +4,8 @@ import DataLoader from 'dataloader';
 import type { FastifyRequest } from 'fastify';
 import type { PackageFacts } from '../core/catalog.js';
 import type { Core } from '../core/core.js';
-import type { Channel, PackageRow, Principal, User } from '../core/types.js';
-import { ANONYMOUS } from '../core/types.js';
+import type { Channel, PackageRow, Principal, User } from '../types.js';
+import { ANONYMOUS } from '../types.js';
 import { packageKeyString, type PackageKey, type PackageListRow } from '../core/catalog.js';
 
 export interface GqlContext {

@@ -4,7 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { GraphQLError, validate, type DocumentNode } from 'graphql';
 import mercurius from 'mercurius';
 import type { Core } from '../core/core.js';
-import { WindowCounter } from '../core/window-counter.js';
+import { WindowCounter } from '../auth/window-counter.js';
 import { errorBody, Errors } from '../errors.js';
 import { buildContext } from './context.js';
 import { queryLimitsRule } from './cost.js';

@@ -3,7 +3,7 @@
 // distinct argument set, however many parents and whatever the page size.
 import type { MercuriusLoaders } from 'mercurius';
 import { pageRequest } from '../core/catalog.js';
-import type { PackageFilter } from '../core/types.js';
+import type { PackageFilter } from '../types.js';
 import { packageKeyString, type PackageOrderField, type VariantOrderField } from '../core/catalog.js';
 import type { GqlContext } from './context.js';
 import { normaliseOrder } from './order.js';

@@ -1,7 +1,7 @@
 // Mutation root: thin over core; every check is the core's (and policy's).
 import { mayManageAccount, requireUser } from '../auth/policy.js';
 import { Errors } from '../errors.js';
-import type { AccessMode, ChannelMember, ChannelRole } from '../core/types.js';
+import type { AccessMode, ChannelMember, ChannelRole } from '../types.js';
 import type { GqlContext } from './context.js';
 import { parseDateTime, publisherObj, type ApiKeyObj, type MemberObj } from './shapes.js';
 

@@ -1,5 +1,5 @@
 // GraphQL orderBy inputs (@oneOf: byField | bySimilarity) → core's OrderBy.
-import type { Direction, OrderBy } from '../core/types.js';
+import type { Direction, OrderBy } from '../types.js';
 import { Errors } from '../errors.js';
 
 /** Characters of a similarity search's `matches` (package names are far shorter). */

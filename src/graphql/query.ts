@@ -3,7 +3,7 @@
 import { manageAccess, mayListUsers, maySeeAdminFlag, readScope } from '../auth/policy.js';
 import { Errors } from '../errors.js';
 import { pageRequest } from '../core/catalog.js';
-import type { ChannelFilter, Channel, PackageFilter, UserFilter } from '../core/types.js';
+import type { ChannelFilter, Channel, PackageFilter, UserFilter } from '../types.js';
 import type { ChannelOrderField, PackageOrderField } from '../core/catalog.js';
 import type { GqlContext } from './context.js';
 import { normaliseOrder } from './order.js';

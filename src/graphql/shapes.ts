@@ -1,5 +1,5 @@
 // The objects resolvers pass around, and how domain rows become them.
-import type { Page, PageRequest, PackageRow, Channel, ApiKey, OidcPublisher } from '../core/types.js';
+import type { Page, PageRequest, PackageRow, Channel, ApiKey, OidcPublisher } from '../types.js';
 import type { PackageListRow } from '../core/catalog.js';
 import { Errors } from '../errors.js';
 

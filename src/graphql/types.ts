@@ -3,7 +3,7 @@
 // (loaders.ts); per-package facts go through per-request DataLoaders.
 import { GraphQLScalarType, Kind, valueFromASTUntyped } from 'graphql';
 import { can, roleOn } from '../auth/policy.js';
-import type { BackgroundJob, Channel, User } from '../core/types.js';
+import type { BackgroundJob, Channel, User } from '../types.js';
 import type { GqlContext } from './context.js';
 import { pageRequest } from '../core/catalog.js';
 import { normaliseOrder } from './order.js';

@@ -3,7 +3,7 @@
 // cost. A failed rebuild is logged and left for the next full pass.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Repositories } from '../db/repositories.js';
-import type { SubdirRef } from '../core/types.js';
+import type { SubdirRef } from '../types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { channeldataKey } from '../storage/keys.js';
 import { channeldataFromCatalog } from './channeldata.js';

@@ -3,7 +3,7 @@
 // whose rows were deleted. A pass calls it after publishing, so a file goes
 // only once the index that replaced it is live.
 import type { Repositories } from '../db/repositories.js';
-import type { PendingFileDeletion, SubdirRef } from '../core/types.js';
+import type { PendingFileDeletion, SubdirRef } from '../types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { SHARD_INDEX_FILE, attestationKey, gzipKey, indexFolderKey, indexKey, packageKey, parseIndexFileName, shardKey } from '../storage/keys.js';
 

@@ -4,7 +4,7 @@
 // asked for one pass at a time.
 import type { Worker } from 'node:worker_threads';
 import type { Config } from '../config.js';
-import type { SubdirRef } from '../core/types.js';
+import type { SubdirRef } from '../types.js';
 import type { FullPassReply, FullPassRequest } from './full-pass-worker.js';
 import { startWorker } from './worker-thread.js';
 

@@ -12,7 +12,7 @@
 // thread after it is complete.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.js';
-import type { SubdirRef } from '../core/types.js';
+import type { SubdirRef } from '../types.js';
 import { sqliteSnapshotReader } from '../db/database.js';
 import { createObjectStore } from '../storage/create-store.js';
 import { writeFull } from './index-writer.js';

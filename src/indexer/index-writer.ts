@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, type Writable } from 'node:stream';
 import { compress as zstdCompress, Compressor, CompressStream } from 'zstd-napi';
 import type { IndexSnapshot, NameRow, ShardRow } from '../db/repositories.js';
-import type { SubdirRef } from '../core/types.js';
+import type { SubdirRef } from '../types.js';
 import type { ObjectStore, WriteResult } from '../storage/object-store.js';
 import { SHARD_INDEX_FILE, indexKey, shardKey } from '../storage/keys.js';
 import { RepodataText } from './repodata.js';

@@ -26,7 +26,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, Repositories } from '../db/repositories.js';
-import type { SubdirRef } from '../core/types.js';
+import type { SubdirRef } from '../types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { ChanneldataLane } from './channeldata-lane.js';
 import { Collector } from './collector.js';

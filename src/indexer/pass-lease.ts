@@ -4,7 +4,7 @@
 // dies.
 import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, IndexStateRepository } from '../db/repositories.js';
-import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.js';
+import type { PendingFileDeletion, SubdirRef, SubdirState } from '../types.js';
 
 /** The revision this kind of pass last published for the subdir. */
 export const publishedRevision = (state: SubdirState, kind: IndexKind): number =>

@@ -6,7 +6,7 @@
 // generation always agree and a reader never sees a half-written file.
 import type { FastifyBaseLogger } from 'fastify';
 import type { IndexKind, Repositories } from '../db/repositories.js';
-import type { PendingFileDeletion, SubdirRef, SubdirState } from '../core/types.js';
+import type { PendingFileDeletion, SubdirRef, SubdirState } from '../types.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import type { Collector } from './collector.js';
 import type { FullPassWritten } from './full-pass-in-worker.js';

@@ -2,7 +2,7 @@
 // challenge) or 429 with Retry-After. Which principal sent the request is the
 // request's own (auth/request-principal.ts).
 import type { FastifyRequest } from 'fastify';
-import type { Principal } from '../core/types.js';
+import type { Principal } from '../types.js';
 import { Errors } from '../errors.js';
 
 /** The caller; 401 when credentials were sent but do not verify, 429 after too many failures. */

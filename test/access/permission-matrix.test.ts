@@ -22,7 +22,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import type { AccessMode, User } from '../../src/core/types.js';
+import type { AccessMode, User } from '../../src/types.js';
 import { CHALLENGE, Q, bearer, deleteFile, get, gql, gqlOutcome, gqlVisibility, reindex, upload, type Answer } from '../helpers/access.js';
 import { makePackages, type MadePackage } from '../helpers/make-packages.js';
 import { startServer, tempDataDir, type TestServer } from '../helpers/server.js';

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { MIGRATIONS } from '../../src/db/migrations/index.js';
 import { createPostgresRepositories } from '../../src/db/postgres/index.js';
 import type { Repositories } from '../../src/db/repositories.js';
-import type { PackageFile } from '../../src/core/types.js';
+import type { PackageFile } from '../../src/types.js';
 import { backendEnv, onPostgres, queryRows } from '../helpers/backends.js';
 import { runCli, tempDataDir } from '../helpers/server.js';
 

@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import type { PackageFile } from '../../src/core/types.js';
+import type { PackageFile } from '../../src/types.js';
 import { recover } from '../../src/core/recovery.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { backendEnv } from '../helpers/backends.js';
-import type { PackageFile } from '../../src/core/types.js';
+import type { PackageFile } from '../../src/types.js';
 import { canonicalJson } from '../../src/conda/canonical-json.js';
 import { buildRecord } from '../../src/conda/repodata-record.js';
 import { fixturePackages } from '../helpers/fixtures.js';

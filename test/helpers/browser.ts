@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page, type Request } from 'playwright-core';
-import type { User } from '../../src/core/types.js';
+import type { User } from '../../src/types.js';
 import { repoRoot } from './paths.js';
 import type { TestServer } from './server.js';
 

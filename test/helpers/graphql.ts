@@ -3,7 +3,7 @@
 // calls the GraphQL tests need around it (uploads, repodata, downloads).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import type { User } from '../../src/core/types.js';
+import type { User } from '../../src/types.js';
 import type { TestServer } from './server.js';
 
 export interface GqlError {

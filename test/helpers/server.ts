@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Core } from '../../src/core/core.js';
-import type { User } from '../../src/core/types.js';
+import type { User } from '../../src/types.js';
 import { backendEnv, cliDataDir } from './backends.js';
 import { cliEntry } from './paths.js';
 import { assertRepodataReadable } from './repodata-check.js';

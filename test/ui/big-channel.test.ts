@@ -6,7 +6,7 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Browser, BrowserContext } from 'playwright-core';
-import type { PackageFile } from '../../src/core/types.js';
+import type { PackageFile } from '../../src/types.js';
 import { canonicalJson } from '../../src/conda/canonical-json.js';
 import { buildRecord } from '../../src/conda/repodata-record.js';
 import { assertTwoRoundTrips, buildUi, launchBrowser, loadPage, newContext, screenshot } from '../helpers/browser.js';

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { SubdirRef } from '../../src/core/types.js';
+import type { SubdirRef } from '../../src/types.js';
 import { sqliteFile } from '../../src/db/index.js';
 import { FullPassThread } from '../../src/indexer/full-pass-in-worker.js';
 import { writeFull } from '../../src/indexer/index-writer.js';

@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import type { SubdirRef } from '../../src/core/types.js';
+import type { SubdirRef } from '../../src/types.js';
 import { sqliteFile } from '../../src/db/index.js';
 import { FullPassThread } from '../../src/indexer/full-pass-in-worker.js';
 import { PackageReaderPool } from '../../src/indexer/package-reader-pool.js';

@@ -49,7 +49,8 @@ interface Rule {
 const under = (file: string, ...prefixes: string[]) => prefixes.some((p) => (p.endsWith('/') ? file.startsWith(p) : file === p));
 const DB_ADAPTERS = ['db/sqlite/', 'db/postgres/'];
 const STORAGE_ADAPTERS = ['storage/fs-object-store.ts', 'storage/s3-object-store.ts'];
-const KERNEL = ['errors.ts', 'config.ts', 'logger.ts'];
+/** The ground floor: the error catalogue, the config, the logger and the domain's types. */
+const KERNEL = ['errors.ts', 'config.ts', 'logger.ts', 'types.ts'];
 const adapterOf = (file: string) => [...DB_ADAPTERS, ...STORAGE_ADAPTERS].find((p) => under(file, p)) ?? null;
 
 const RULES: Rule[] = [
@@ -75,6 +76,14 @@ const RULES: Rule[] = [
   {
     name: 'only src/db reaches a database adapter, only src/storage a storage adapter',
     breaks: (from, to) => (under(to, ...DB_ADAPTERS) && !under(from, 'db/')) || (under(to, ...STORAGE_ADAPTERS) && !under(from, 'storage/')),
+  },
+  {
+    name: 'the kernel (errors, config, logger, the domain types) imports only the kernel',
+    breaks: (from, to) => under(from, ...KERNEL) && !under(to, ...KERNEL),
+  },
+  {
+    name: 'core drives the indexer, the repositories, storage and auth: none of them imports core',
+    breaks: (from, to) => under(from, 'indexer/', 'db/', 'storage/', 'auth/') && under(to, 'core/'),
   },
   {
     name: 'src/conda (the package format) imports no other room but the error catalogue',
@@ -147,7 +156,8 @@ describe('the import graph keeps the rooms of the README', () => {
       [1, 'graphql/loaders.ts', 'db/sqlite/catalog.ts', true],
       [1, 'rest/send-file.ts', 'storage/object-store.ts', true],
       [1, 'rest/manage.ts', 'conda/subdirs.ts', true],
-      [1, 'graphql/loaders.ts', 'core/types.ts', false],
+      [1, 'graphql/loaders.ts', 'core/catalog.ts', false],
+      [1, 'graphql/loaders.ts', 'types.ts', false],
       [1, 'rest/errors.ts', 'errors.ts', false],
       [2, 'core/core.ts', 'db/sqlite/index.ts', true],
       [2, 'core/core.ts', 'db/index.ts', false],
@@ -155,8 +165,13 @@ describe('the import graph keeps the rooms of the README', () => {
       [3, 'db/postgres/users.ts', 'db/postgres/database.ts', false],
       [4, 'indexer/full-pass-worker.ts', 'db/sqlite/index-state.ts', true],
       [4, 'db/index.ts', 'db/sqlite/index-state.ts', false],
-      [5, 'conda/package-reader.ts', 'indexer/zstd-frames.ts', true],
-      [5, 'conda/package-reader.ts', 'errors.ts', false],
+      [5, 'config.ts', 'core/types.ts', true],
+      [5, 'config.ts', 'types.ts', false],
+      [6, 'indexer/collector.ts', 'core/packages.ts', true],
+      [6, 'db/repositories.ts', 'types.ts', false],
+      [6, 'auth/authenticate.ts', 'core/window-counter.ts', true],
+      [7, 'conda/package-reader.ts', 'indexer/zstd-frames.ts', true],
+      [7, 'conda/package-reader.ts', 'errors.ts', false],
     ];
     for (const [rule, from, to, broken] of cases) {
       assert.equal(RULES[rule]!.breaks(from, to), broken, `${RULES[rule]!.name}: ${from} -> ${to}`);

@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import type { SubdirRef } from '../../src/core/types.js';
+import type { SubdirRef } from '../../src/types.js';
 import { Indexer } from '../../src/indexer/indexer.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 

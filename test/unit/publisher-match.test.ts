@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { idMismatch, keptClaims, mismatch, needsPinning, tokenIds } from '../../src/core/publisher-match.js';
-import type { OidcPublisher } from '../../src/core/types.js';
+import type { OidcPublisher } from '../../src/types.js';
 import { githubClaims, gitlabClaims } from '../helpers/oidc.js';
 
 const publisher = (p: Partial<OidcPublisher>): OidcPublisher => ({

@@ -4,7 +4,7 @@
 // without the blocked ones being pushed out.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WindowCounter } from '../../src/core/window-counter.js';
+import { WindowCounter } from '../../src/auth/window-counter.js';
 
 const clock = () => {
   let nowMs = 1_000_000;

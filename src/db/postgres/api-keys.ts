@@ -1,5 +1,5 @@
 import type { ApiKeyRepository, NewApiKey } from '../repositories.js';
-import type { ApiKey } from '../../core/types.js';
+import type { ApiKey } from '../../types.js';
 import { type ApiKeyRow, toKey } from '../shared/rows.js';
 import { type Pool, changes, row, rows } from './database.js';
 

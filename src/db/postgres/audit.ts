@@ -1,5 +1,5 @@
 import type { AuditRepository } from '../repositories.js';
-import type { AuditEvent } from '../../core/types.js';
+import type { AuditEvent } from '../../types.js';
 import { type AuditRow, toAuditEvent } from '../shared/rows.js';
 import { type Pool, rows } from './database.js';
 

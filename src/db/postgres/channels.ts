@@ -1,5 +1,5 @@
 import type { ChannelRepository, ChannelUpdate, NewChannel } from '../repositories.js';
-import type { Channel, ChannelMember, ChannelRole } from '../../core/types.js';
+import type { Channel, ChannelMember, ChannelRole } from '../../types.js';
 import { type ChannelRow, type MemberRow, toChannel, toMember } from '../shared/rows.js';
 import { type Pool, changes, inTransaction, row, rows } from './database.js';
 

@@ -2,7 +2,7 @@
 // with numbered parameters. Same meaning as ../sqlite/filters.ts: exact,
 // case-sensitive matches, no LIKE wildcards. Column names come only from the
 // caller's field map, never from input.
-import type { FilterTree, StringFilter } from '../../core/types.js';
+import type { FilterTree, StringFilter } from '../../types.js';
 import { type FieldMap, filterTreeSql } from '../shared/filter-tree.js';
 
 export class PgParams {

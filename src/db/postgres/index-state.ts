@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { DirtySubdir, IndexKind, IndexSnapshot, IndexStateRepository, NameRow, ShardRow, SnapshotRecord } from '../repositories.js';
-import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';
+import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../types.js';
 import { type SubdirDbRow, toDirtySubdir, toState } from '../shared/rows.js';
 import { type Pool, type Queryable, changes, inTransaction, row, rows } from './database.js';
 

@@ -1,5 +1,5 @@
 import type { JobRepository } from '../repositories.js';
-import type { BackgroundJob } from '../../core/types.js';
+import type { BackgroundJob } from '../../types.js';
 import { type JobRow, toJob } from '../shared/rows.js';
 import { type Pool, row } from './database.js';
 

@@ -1,5 +1,5 @@
 import type { PackageRepository, ReserveResult, StoredRecord } from '../repositories.js';
-import type { PackageFile, PackageRef, PackageRow } from '../../core/types.js';
+import type { PackageFile, PackageRef, PackageRow } from '../../types.js';
 import { PACKAGE_COLUMNS, REPLACE_ON_CONFLICT, bySubdir, packageColumns } from '../shared/package-writes.js';
 import { RollBack, answerOf } from '../shared/roll-back.js';
 import { type PackageDbRow, type UploadIntentRow, toPackageRow, toUploadIntent } from '../shared/rows.js';

@@ -1,5 +1,5 @@
 import type { UserRepository } from '../repositories.js';
-import type { User } from '../../core/types.js';
+import type { User } from '../../types.js';
 import { type UserRow, toUser } from '../shared/rows.js';
 import { type Pool, row, rows } from './database.js';
 

@@ -1,7 +1,7 @@
 // What the listings' filter and order fields mean as columns, the same in
 // both dialects (only written as SQL both accept). Column names come only
 // from these tables, never from input.
-import type { Direction, OrderBy } from '../../core/types.js';
+import type { Direction, OrderBy } from '../../types.js';
 import type { ChannelOrderField, PackageOrderField, VariantOptions, VariantOrderField } from '../repositories.js';
 import type { FieldMap } from './filter-tree.js';
 

@@ -1,7 +1,7 @@
 // The JS half of CatalogRepository, the same for every database: each
 // adapter runs one statement per method (its dialect) and hands the rows
 // here, which turns them into list rows and pages.
-import type { Page, PackageRow, PageRequest } from '../../core/types.js';
+import type { Page, PackageRow, PageRequest } from '../../types.js';
 import { FLAG_NAMES } from '../../conda/post-install-flags.js';
 import {
   packageKeyString, type ChanneldataVersion, type ChannelListRow, type PackageKey, type PackageListRow, type VersionRow,

@@ -1,7 +1,7 @@
 // Walks a GraphQL-style filter tree (fields, and/or) into one SQL condition;
 // each database says how a boolean and a string filter are written in its
 // dialect. Column names come only from the caller's field map, never from input.
-import type { FilterTree, StringFilter } from '../../core/types.js';
+import type { FilterTree, StringFilter } from '../../types.js';
 
 export type FieldMap = Record<string, { kind: 'string' | 'boolean'; sql: string }>;
 

@@ -1,6 +1,6 @@
 // What both package adapters write the same way: a package row's columns,
 // what a forced re-upload replaces, and which subdirs a batch changed.
-import type { PackageFile } from '../../core/types.js';
+import type { PackageFile } from '../../types.js';
 
 /** The columns an upload or a rescan writes, bar created_at and updated_at (both the time of the write). */
 export const PACKAGE_COLUMNS = [

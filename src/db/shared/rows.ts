@@ -5,7 +5,7 @@
 import type {
   AccessMode, ApiKey, AuditAction, AuditEvent, BackgroundJob, Channel, ChannelMember, ChannelRole, JobStatus, JobType, OidcProvider,
   OidcPublisher, PackageFile, PackageFormat, PackageRow, PublisherClaims, PublisherGrant, SubdirState, User,
-} from '../../core/types.js';
+} from '../../types.js';
 import type { DirtySubdir } from '../repositories.js';
 
 export interface UserRow { id: number; login: string; is_admin: number; created_at: number }

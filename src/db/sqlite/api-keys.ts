@@ -1,6 +1,6 @@
 import type { SqliteDb } from './database.js';
 import type { ApiKeyRepository, NewApiKey } from '../repositories.js';
-import type { ApiKey } from '../../core/types.js';
+import type { ApiKey } from '../../types.js';
 import { type ApiKeyRow, toKey } from '../shared/rows.js';
 
 export class SqliteApiKeyRepository implements ApiKeyRepository {

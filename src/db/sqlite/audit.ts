@@ -1,6 +1,6 @@
 import type { SqliteDb } from './database.js';
 import type { AuditRepository } from '../repositories.js';
-import type { AuditEvent } from '../../core/types.js';
+import type { AuditEvent } from '../../types.js';
 import { type AuditRow, toAuditEvent } from '../shared/rows.js';
 
 export class SqliteAuditRepository implements AuditRepository {

@@ -12,7 +12,7 @@ import type {
 } from '../repositories.js';
 import type {
   ChannelFilter, Direction, OrderBy, Page, PackageFilter, PackageRow, PageRequest, ReadScope, User, UserFilter,
-} from '../../core/types.js';
+} from '../../types.js';
 import {
   CHANNEL_FIELDS, CHANNEL_ORDER, PACKAGE_FIELDS, PACKAGE_ORDER, USER_FIELDS, USER_ORDER, listingOrder, variantConditions, variantOrderSql,
 } from '../shared/catalog-fields.js';

@@ -1,6 +1,6 @@
 import type { SqliteDb } from './database.js';
 import type { ChannelRepository, ChannelUpdate, NewChannel } from '../repositories.js';
-import type { Channel, ChannelMember, ChannelRole } from '../../core/types.js';
+import type { Channel, ChannelMember, ChannelRole } from '../../types.js';
 import { type ChannelRow, type MemberRow, toChannel, toMember } from '../shared/rows.js';
 
 export class SqliteChannelRepository implements ChannelRepository {

@@ -1,7 +1,7 @@
 // Turns the GraphQL-style filter trees (StringFilter with and/or) into SQL
 // with named parameters. Column names come only from the caller's field map,
 // never from input.
-import type { FilterTree, StringFilter } from '../../core/types.js';
+import type { FilterTree, StringFilter } from '../../types.js';
 import { type FieldMap, filterTreeSql } from '../shared/filter-tree.js';
 
 export type { FieldMap };

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { SqliteDb } from './database.js';
 import Database from 'better-sqlite3';
 import type { DirtySubdir, IndexKind, IndexSnapshot, IndexStateRepository, NameRow, ShardRow, SnapshotRecord } from '../repositories.js';
-import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../core/types.js';
+import type { PendingFileDeletion, SubdirRef, SubdirState } from '../../types.js';
 import { type SubdirDbRow, toDirtySubdir, toState } from '../shared/rows.js';
 
 const SELECT_STATE = `SELECT s.*, c.name AS channel FROM subdirs s JOIN channels c ON c.id = s.channel_id`;

@@ -1,6 +1,6 @@
 import type { SqliteDb } from './database.js';
 import type { JobRepository } from '../repositories.js';
-import type { BackgroundJob } from '../../core/types.js';
+import type { BackgroundJob } from '../../types.js';
 import { type JobRow, toJob } from '../shared/rows.js';
 
 export class SqliteJobRepository implements JobRepository {

@@ -1,6 +1,6 @@
 import type { SqliteDb } from './database.js';
 import type { NewOidcPublisher, NewPublisherToken, OidcRepository } from '../repositories.js';
-import type { OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../core/types.js';
+import type { OidcProvider, OidcPublisher, PublisherClaims, PublisherGrant } from '../../types.js';
 import { RollBack, answerOf } from '../shared/roll-back.js';
 import { type PublisherRow, type TokenGrantRow, toPublisher, toTokenGrants } from '../shared/rows.js';
 

@@ -1,6 +1,6 @@
 import type { SqliteDb } from './database.js';
 import type { UserRepository } from '../repositories.js';
-import type { User } from '../../core/types.js';
+import type { User } from '../../types.js';
 import { type UserRow, toUser } from '../shared/rows.js';
 
 export class SqliteUserRepository implements UserRepository {
