@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Platform } from '@conda-org/rattler';
 import { CHALLENGE, Q, basic, bearer, condaSafe, get, gql, gqlVisibility, upload, type Answer } from '../helpers/access.js';
+import { rattlerUpload } from '../helpers/clients.js';
 import { fixturePackages, type FixturePackage } from '../helpers/fixtures.js';
 import { sigstoreBundle } from '../helpers/oidc.js';
 import { rattlerSolve, rattlerSolveError } from '../helpers/rattler.js';
@@ -164,10 +165,7 @@ describe('with a key that does not open the channel', () => {
 describe('attestations (<file>.v0.sigs)', () => {
   it('follow the package: 401 without a key, 404 for an outsider, 200 in every form the owner uses', async () => {
     const bundle = JSON.stringify(sigstoreBundle({ subject: [{ name: pkg.filename, sha256: pkg.sha256 }], targetChannel: `${server.url}/${CHANNEL}` }));
-    const form = new FormData();
-    form.append('file', new Blob([fs.readFileSync(pkg.file)]), pkg.filename);
-    form.append('attestation', bundle);
-    const replaced = await fetch(`${server.url}/api/v1/upload/${CHANNEL}?force=true`, { method: 'POST', headers: { authorization: bearer(olivia) }, body: form });
+    const replaced = await rattlerUpload(server.url, CHANNEL, pkg, olivia, { force: true, attestation: bundle });
     assert.equal(replaced.status, 200, await replaced.text());
     const sigsUrl = (prefix = '') => `${packageUrl(prefix)}.v0.sigs`;
     assertChallenged(await get(sigsUrl()), 'anonymous');
