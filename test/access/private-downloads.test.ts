@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Platform } from '@conda-org/rattler';
 import { CHALLENGE, Q, basic, bearer, condaSafe, get, gql, gqlVisibility, upload, type Answer } from '../helpers/access.js';
-import { rattlerUpload } from '../helpers/clients.js';
+import { rattlerUpload, tokenUrl } from '../helpers/clients.js';
 import { fixturePackages, type FixturePackage } from '../helpers/fixtures.js';
 import { sigstoreBundle } from '../helpers/oidc.js';
 import { rattlerSolve, rattlerSolveError } from '../helpers/rattler.js';
@@ -190,7 +190,7 @@ describe('the rattler solver (wasm)', () => {
 
   it('solves through /t/<pfx-key>/<channel> and its package URLs carry the token and download', async () => {
     const sent: Request[] = [];
-    const channelUrl = `${server.url}/t/${condaSafe(downloadToken)}/${CHANNEL}`;
+    const channelUrl = tokenUrl(server.url, condaSafe(downloadToken), CHANNEL);
     const solution = await rattlerSolve(['dependent', 'package3'], [channelUrl], PLATFORMS, { onRequest: (r) => sent.push(r) });
     assert.deepEqual(solution.map((p) => `${p.packageName} ${p.version} ${p.subdir}`).sort(), expectedSolution);
     assert.ok(sent.length > 0 && sent.every((r) => r.url.startsWith(`${channelUrl}/`)), 'every request went through the token URL');
