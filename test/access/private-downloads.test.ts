@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Platform } from '@conda-org/rattler';
 import { CHALLENGE, Q, basic, bearer, condaSafe, get, gql, gqlVisibility, upload, type Answer } from '../helpers/access.js';
+import { rattlerUpload, tokenUrl } from '../helpers/clients.js';
 import { fixturePackages, type FixturePackage } from '../helpers/fixtures.js';
 import { sigstoreBundle } from '../helpers/oidc.js';
 import { rattlerSolve, rattlerSolveError } from '../helpers/rattler.js';
@@ -164,10 +165,7 @@ describe('with a key that does not open the channel', () => {
 describe('attestations (<file>.v0.sigs)', () => {
   it('follow the package: 401 without a key, 404 for an outsider, 200 in every form the owner uses', async () => {
     const bundle = JSON.stringify(sigstoreBundle({ subject: [{ name: pkg.filename, sha256: pkg.sha256 }], targetChannel: `${server.url}/${CHANNEL}` }));
-    const form = new FormData();
-    form.append('file', new Blob([fs.readFileSync(pkg.file)]), pkg.filename);
-    form.append('attestation', bundle);
-    const replaced = await fetch(`${server.url}/api/v1/upload/${CHANNEL}?force=true`, { method: 'POST', headers: { authorization: bearer(olivia) }, body: form });
+    const replaced = await rattlerUpload(server.url, CHANNEL, pkg, olivia, { force: true, attestation: bundle });
     assert.equal(replaced.status, 200, await replaced.text());
     const sigsUrl = (prefix = '') => `${packageUrl(prefix)}.v0.sigs`;
     assertChallenged(await get(sigsUrl()), 'anonymous');
@@ -192,7 +190,7 @@ describe('the rattler solver (wasm)', () => {
 
   it('solves through /t/<pfx-key>/<channel> and its package URLs carry the token and download', async () => {
     const sent: Request[] = [];
-    const channelUrl = `${server.url}/t/${condaSafe(downloadToken)}/${CHANNEL}`;
+    const channelUrl = tokenUrl(server.url, condaSafe(downloadToken), CHANNEL);
     const solution = await rattlerSolve(['dependent', 'package3'], [channelUrl], PLATFORMS, { onRequest: (r) => sent.push(r) });
     assert.deepEqual(solution.map((p) => `${p.packageName} ${p.version} ${p.subdir}`).sort(), expectedSolution);
     assert.ok(sent.length > 0 && sent.every((r) => r.url.startsWith(`${channelUrl}/`)), 'every request went through the token URL');

@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { CHALLENGE, Q, bearer, condaSafe, deleteFile, get, gql, gqlOutcome, upload } from '../helpers/access.js';
+import { tokenUrl } from '../helpers/clients.js';
 import { makePackages, type MadePackage } from '../helpers/make-packages.js';
 import { runCli, startServer, tempDataDir, type TestServer } from '../helpers/server.js';
 
@@ -89,7 +90,7 @@ describe('failed authentications from one address', () => {
     assert.equal((await get(priv(), bearer(fresh))).status, 200, 'a key never seen before (argon2-checked)');
     const up = await upload(server.url, 'open', pkgs[1]!, key);
     assert.equal(up.status, 200, `upload: ${up.status} ${up.message}`);
-    assert.equal((await get(`${server.url}/t/${condaSafe(key)}/closed/noarch/repodata.json`)).status, 200, '/t/ download');
+    assert.equal((await get(`${tokenUrl(server.url, condaSafe(key), 'closed')}/noarch/repodata.json`)).status, 200, '/t/ download');
     const g = await gql(server, '{ viewer { login } }', {}, key);
     assert.deepEqual(g.body, { data: { viewer: { login: 'pat' } } });
     // …while a bad key on GraphQL is an HTTP 429, not viewer: null.

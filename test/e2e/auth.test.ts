@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { metadataFiles, onPostgres, queryRows } from '../helpers/backends.js';
+import { basic, bearer, rawUpload } from '../helpers/clients.js';
 import { fixturePackages, type FixturePackage } from '../helpers/fixtures.js';
 import { runCli, spawnServer, startServer, tempDataDir, type ChildServer, type TestServer } from '../helpers/server.js';
 
@@ -35,16 +36,10 @@ function packageSource(): () => FixturePackage {
 }
 
 async function upload(url: string, channel: string, authorization: string, pkg: FixturePackage) {
-  const res = await fetch(`${url}/api/v1/upload/${channel}`, {
-    method: 'POST',
-    headers: { authorization, 'content-type': 'application/octet-stream', 'x-file-name': pkg.filename },
-    body: fs.readFileSync(pkg.file),
-  });
+  const res = await rawUpload(url, channel, pkg, null, { authorization });
   return { status: res.status, challenge: res.headers.get('www-authenticate'), body: (await res.json()) as { error?: string } };
 }
 
-const bearer = (key: string) => `Bearer ${key}`;
-const basic = (user: string, key: string) => `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}`;
 /** Every spelling of a key that must stay out of storage and logs. */
 const secretsOf = (key: string) => [key, key.slice(4), key.slice(16), `pfx-${key.slice(4)}`];
 

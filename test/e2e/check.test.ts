@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { after, describe, it } from 'node:test';
 import { databaseEnv, onPostgres } from '../helpers/backends.js';
+import { rawUpload } from '../helpers/clients.js';
 import { makePackages } from '../helpers/make-packages.js';
 import { runCli, spawnServer, startServer, tempDataDir } from '../helpers/server.js';
 
@@ -45,11 +46,8 @@ describe('stored records that fail the metadata rules', () => {
     const channel = await server.core.channels.create(CHANNEL, server.admin.id, { isPublic: true });
     const made = await makePackages(path.join(dataDir, 'made'), ['good', 'bad'].map((name) => ({ name, version: '1.0', build: '0', subdir: 'noarch', format: 'conda' as const })));
     for (const p of made) {
-      const bytes = fs.readFileSync(p.file);
-      const r = await fetch(`${server.url}/api/v1/upload/${CHANNEL}`, {
-        method: 'POST', body: bytes,
-        headers: { authorization: `Bearer ${server.adminKey}`, 'x-file-name': p.filename, 'x-file-sha256': createHash('sha256').update(bytes).digest('hex'), 'content-type': 'application/octet-stream' },
-      });
+      const sha256 = createHash('sha256').update(fs.readFileSync(p.file)).digest('hex');
+      const r = await rawUpload(server.url, CHANNEL, p, server.adminKey, { sha256 });
       assert.equal(r.status, 200, await r.text());
     }
     await server.core.indexer.indexNow({ channelId: channel.id, channel: CHANNEL, subdir: 'noarch' });

@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { rawUpload } from '../helpers/clients.js';
 import { fixturePackages, type FixturePackage } from '../helpers/fixtures.js';
 import { runCli, spawnServer, tempDataDir, waitFor, type ChildServer } from '../helpers/server.js';
 import { putByHand, storeFor } from '../helpers/storage.js';
@@ -33,11 +34,7 @@ function fixture(filename: string): FixturePackage {
 }
 
 async function upload(url: string, channel: string, key: string, pkg: FixturePackage) {
-  const res = await fetch(`${url}/api/v1/upload/${channel}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream', 'x-file-name': pkg.filename },
-    body: fs.readFileSync(pkg.file),
-  });
+  const res = await rawUpload(url, channel, pkg, key);
   return { status: res.status, body: (await res.json()) as { error?: string } };
 }
 

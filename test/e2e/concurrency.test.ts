@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { deletePackage, rawUpload } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { makePackages, type MadePackage, type PackageSpec } from '../helpers/make-packages.js';
 import { startServer, tempDataDir, waitFor, type TestServer } from '../helpers/server.js';
@@ -34,24 +35,12 @@ after(async () => {
 });
 
 async function uploadRaw(channel: string, file: string, filename: string, sha256: string) {
-  const res = await fetch(`${server.url}/api/v1/upload/${channel}`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${server.adminKey}`,
-      'content-type': 'application/octet-stream',
-      'x-file-name': filename,
-      'x-file-sha256': sha256,
-    },
-    body: fs.readFileSync(file),
-  });
+  const res = await rawUpload(server.url, channel, { file, filename }, server.adminKey, { sha256 });
   return { status: res.status, body: (await res.json()) as { error?: string; filename?: string } };
 }
 
 async function warmKeyCache(): Promise<void> {
-  const res = await fetch(`${server.url}/api/v1/delete/same-file/noarch/absent-1-0.conda`, {
-    method: 'DELETE',
-    headers: { authorization: `Bearer ${server.adminKey}` },
-  });
+  const res = await deletePackage(server.url, 'same-file', 'noarch', 'absent-1-0.conda', server.adminKey);
   assert.equal(res.status, 404);
 }
 

@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { deletePackage, rawUpload } from '../helpers/clients.js';
 import { makePackages, type MadePackage, type PackageSpec } from '../helpers/make-packages.js';
 import { backendEnv } from '../helpers/backends.js';
 import { cliEntry } from '../helpers/paths.js';
@@ -119,20 +120,14 @@ function slowUpload(url: string, channel: string, key: string, pkg: MadePackage,
 }
 
 async function uploadRaw(url: string, channel: string, key: string, pkg: MadePackage): Promise<number> {
-  const res = await fetch(`${url}/api/v1/upload/${channel}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream', 'x-file-name': pkg.filename },
-    body: fs.readFileSync(pkg.file),
-  });
+  const res = await rawUpload(url, channel, pkg, key);
   await res.arrayBuffer();
   return res.status;
 }
 
 /** One verified request, so a burst does not start with every request paying for argon2. */
 async function warmKeyCache(url: string, key: string): Promise<void> {
-  const res = await fetch(`${url}/api/v1/delete/absent/noarch/absent-1-0.conda`, {
-    method: 'DELETE', headers: { authorization: `Bearer ${key}` },
-  });
+  const res = await deletePackage(url, 'absent', 'noarch', 'absent-1-0.conda', key);
   await res.arrayBuffer();
   assert.equal(res.status, 404);
 }

@@ -17,6 +17,7 @@ import { backendEnv } from '../helpers/backends.js';
 import type { PackageFile } from '../../src/types.js';
 import { canonicalJson } from '../../src/conda/canonical-json.js';
 import { buildRecord } from '../../src/conda/repodata-record.js';
+import { rawUpload } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { tempDataDir, waitFor } from '../helpers/server.js';
 
@@ -75,11 +76,7 @@ test('an upload is indexed once, however often the poll looks meanwhile', async 
   await core.indexer.indexNow({ channelId: channel.id, channel: 'big', subdir: 'noarch' });
 
   const pkg = fixturePackages().find((p) => p.filename === 'dependency-1.0-0.conda')!;
-  const res = await fetch(`${url}/api/v1/upload/big`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream', 'x-file-name': pkg.filename },
-    body: fs.readFileSync(pkg.file),
-  });
+  const res = await rawUpload(url, 'big', pkg, token);
   assert.equal(res.status, 200);
   await waitFor(async () => {
     const r = await fetch(`${url}/big/noarch/repodata.json`);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { Q } from '../helpers/access.js';
 import { postgresReachable, postgresUrlFor, onPostgres, S3RVER_CREDENTIALS, startS3Double, type S3Double } from '../helpers/backends.js';
+import { rattlerUpload } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { gqlData } from '../helpers/graphql.js';
 import { getRepodata, getShardIndex, request, sha256Hex, uploadAndIndex, uploadFile, type Repodata } from '../helpers/index-files.js';
@@ -127,9 +128,7 @@ describe('migrate-storage: SQLite + folder → PostgreSQL + S3', { skip }, () =>
     // Both keys of the old install upload; the new rows (packages, audit
     // events, a new key above) get ids that collide with none copied.
     for (const [pkg, key] of [[later[0]!, sourceKey], [later[1]!, cliKey]] as const) {
-      const form = new FormData();
-      form.append('file', new Blob([fs.readFileSync(pkg.file)]), pkg.filename);
-      const r = await fetch(`${target.url}/api/v1/upload/${CHANNEL}`, { method: 'POST', headers: { Authorization: `Bearer ${key}` }, body: form });
+      const r = await rattlerUpload(target.url, CHANNEL, pkg, key);
       assert.equal(r.status, 200, `${pkg.filename}: ${await r.text()}`);
     }
     for (const pkg of later) {

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { loadConfig } from '../../src/config.js';
 import { s3Env, startS3Double, type S3Double } from '../helpers/backends.js';
+import { rawUpload } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -18,11 +19,7 @@ let s3: S3Double;
 let server: TestServer;
 
 async function upload(channel: string): Promise<void> {
-  const r = await fetch(`${server.url}/api/v1/upload/${channel}`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${server.adminKey}`, 'X-File-Name': pkg.filename, 'Content-Type': 'application/octet-stream' },
-    body: fs.readFileSync(pkg.file),
-  });
+  const r = await rawUpload(server.url, channel, pkg, server.adminKey);
   assert.equal(r.status, 200, await r.text());
   await waitFor(async () => {
     const rd = await fetch(`${server.url}/${channel}/noarch/repodata.json`, { headers: { Authorization: `Bearer ${server.adminKey}` } });

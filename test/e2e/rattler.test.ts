@@ -22,6 +22,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import type { Platform, SolvedPackage } from '@conda-org/rattler';
+import { rattlerUpload } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { rattlerSolve, rattlerSolveError } from '../helpers/rattler.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
@@ -42,11 +43,7 @@ before(async () => {
   server = await startServer();
   await server.core.channels.create(CHANNEL, server.admin.id, { isPublic: true });
   for (const pkg of packages) {
-    const form = new FormData();
-    form.append('file', new Blob([fs.readFileSync(pkg.file)]), pkg.filename);
-    const r = await fetch(`${server.url}/api/v1/upload/${CHANNEL}`, {
-      method: 'POST', headers: { Authorization: `Bearer ${server.adminKey}` }, body: form,
-    });
+    const r = await rattlerUpload(server.url, CHANNEL, pkg, server.adminKey);
     assert.equal(r.status, 200, `${pkg.filename}: ${await r.text()}`);
   }
   for (const subdir of PLATFORMS) {

@@ -13,6 +13,7 @@ import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { CHALLENGE, Q, bearer, deleteFile, get, gql, upload } from '../helpers/access.js';
 import { S3RVER_CREDENTIALS, startS3Double, type S3Double } from '../helpers/backends.js';
+import { rawUpload } from '../helpers/clients.js';
 import { getRepodata, getShard, getShardIndex, sha256Hex, type Repodata } from '../helpers/index-files.js';
 import { makePackages, type MadePackage, type PackageSpec } from '../helpers/make-packages.js';
 import { runCli, spawnServer, tempDataDir, waitFor, type ChildServer } from '../helpers/server.js';
@@ -67,14 +68,7 @@ function kill9(srv: ChildServer): Promise<void> {
 }
 
 async function uploadRaw(url: string, pkg: MadePackage, key = adminKey): Promise<{ status: number; error?: string }> {
-  const res = await fetch(`${url}/api/v1/upload/${CHANNEL}`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream',
-      'x-file-name': pkg.filename, 'x-file-sha256': pkg.sha256,
-    },
-    body: fs.readFileSync(pkg.file),
-  });
+  const res = await rawUpload(url, CHANNEL, pkg, key, { sha256: pkg.sha256 });
   const body = (await res.json()) as { error?: string };
   return { status: res.status, error: body.error };
 }

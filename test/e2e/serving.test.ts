@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { rattlerUpload } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 import { putByHand } from '../helpers/storage.js';
@@ -59,9 +60,7 @@ before(async () => {
   server = await startServer();
   await server.core.channels.create(CHANNEL, server.admin.id, { isPublic: true });
   for (const pkg of [big, noarchConda, noarchTarBz2]) {
-    const form = new FormData();
-    form.append('file', new Blob([fs.readFileSync(pkg.file)]), pkg.filename);
-    const r = await fetch(`${server.url}/api/v1/upload/${CHANNEL}`, { method: 'POST', headers: { Authorization: `Bearer ${server.adminKey}` }, body: form });
+    const r = await rattlerUpload(server.url, CHANNEL, pkg, server.adminKey);
     assert.equal(r.status, 200, await r.text());
   }
   await waitFor(async () => {

@@ -4,67 +4,21 @@
 // conda-index builds from the same files, byte for byte.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { condaIndexRepodata, fixturePackages, type FixturePackage } from '../helpers/fixtures.js';
-import { fixturesDir, repoRoot } from '../helpers/paths.js';
+import { curlUpload, deletePackage, pythonUpload, rattlerUpload, reindexSubdir } from '../helpers/clients.js';
+import { condaIndexRepodata, fixturePackages } from '../helpers/fixtures.js';
+import { fixturesDir } from '../helpers/paths.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 import { putByHand } from '../helpers/storage.js';
 import { packageKey } from '../../src/storage/keys.js';
 
-const uploadScript = path.join(repoRoot, 'test/clients/upload.py');
 const CHANNEL = 'fixtures';
 const packages = fixturePackages();
 const subdirs = fs.readdirSync(path.join(fixturesDir, 'conda-index'), { withFileTypes: true })
   .filter((e) => e.isDirectory()).map((e) => e.name).sort();
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env: { ...process.env, ...env }, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 let server: TestServer;
-const uploadUrl = (channel = CHANNEL, query = '') => `${server.url}/api/v1/upload/${channel}${query}`;
-
-// What rattler_upload sends: one multipart part `file` named after the package.
-async function uploadMultipart(pkg: FixturePackage, query = '', channel = CHANNEL): Promise<Response> {
-  const form = new FormData();
-  form.append('file', new Blob([fs.readFileSync(pkg.file)]), pkg.filename);
-  return fetch(uploadUrl(channel, query), {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${server.adminKey}` },
-    body: form,
-  });
-}
-
-function uploadWithPython(pkg: FixturePackage): Promise<Run> {
-  return run('/usr/bin/python3', [uploadScript, pkg.file], { CHANNELD_UPLOAD_URL: uploadUrl(), CHANNELD_TOKEN: server.adminKey });
-}
-
-// The docs' curl line, with -w so the status can be checked.
-function uploadWithCurl(pkg: FixturePackage): Promise<Run> {
-  return run('curl', [
-    '-sS', '-o', '-', '-w', '\n%{http_code}',
-    '-X', 'POST',
-    '-H', `Authorization: Bearer ${server.adminKey}`,
-    '-H', `X-File-Name: ${pkg.filename}`,
-    '-H', `X-File-SHA256: ${pkg.sha256}`,
-    '-H', 'Content-Type: application/octet-stream',
-    '--data-binary', `@${pkg.file}`,
-    uploadUrl(),
-  ]);
-}
 
 interface Answer {
   ok?: boolean;
@@ -130,14 +84,14 @@ describe('uploading every fixture package', () => {
     // ever changes, the server sees a short body and this fails.
     assert.ok(viaPython.length >= 5);
     for (const pkg of viaPython) {
-      const r = await uploadWithPython(pkg);
+      const r = await pythonUpload(server.url, CHANNEL, pkg, server.adminKey);
       assert.equal(r.code, 0, `${pkg.filename}: ${r.stdout}${r.stderr}`);
       assert.match(r.stdout, new RegExp(`Uploaded package ${pkg.filename.replace(/[.+]/g, '\\$&')} with status  200`));
     }
   });
 
   it('accepts the docs curl command line', async () => {
-    const r = await uploadWithCurl(viaCurl);
+    const r = await curlUpload(server.url, CHANNEL, viaCurl, server.adminKey);
     assert.equal(r.code, 0, r.stderr);
     const [body, status] = [r.stdout.slice(0, r.stdout.lastIndexOf('\n')), r.stdout.slice(r.stdout.lastIndexOf('\n') + 1)];
     assert.equal(status, '200', body);
@@ -149,7 +103,7 @@ describe('uploading every fixture package', () => {
 
   it('accepts the rest as rattler-style multipart uploads', async () => {
     for (const pkg of viaMultipart) {
-      const r = await uploadMultipart(pkg);
+      const r = await rattlerUpload(server.url, CHANNEL, pkg, server.adminKey);
       const body = await answerOf(r);
       assert.equal(r.status, 200, `${pkg.filename}: ${JSON.stringify(body)}`);
       assert.deepEqual(
@@ -183,7 +137,7 @@ describe('uploading every fixture package', () => {
 
   it('refuses a second upload of each package with 409', async () => {
     for (const pkg of packages) {
-      const r = await uploadMultipart(pkg);
+      const r = await rattlerUpload(server.url, CHANNEL, pkg, server.adminKey);
       const body = await answerOf(r);
       assert.equal(r.status, 409, pkg.filename);
       assert.equal(body.error, 'PACKAGE_EXISTS');
@@ -193,7 +147,7 @@ describe('uploading every fixture package', () => {
 
   it('replaces each package with ?force=true, and the index stays the same', async () => {
     for (const pkg of packages) {
-      const r = await uploadMultipart(pkg, '?force=true');
+      const r = await rattlerUpload(server.url, CHANNEL, pkg, server.adminKey, { force: true });
       const body = await answerOf(r);
       assert.equal(r.status, 200, `${pkg.filename}: ${JSON.stringify(body)}`);
       assert.equal(body.replaced, true);
@@ -208,25 +162,22 @@ describe('uploading every fixture package', () => {
 
   it('deletes a package: 200, gone from repodata and from its URL, then 404 the second time', async () => {
     const victim = packages.find((p) => p.filename === 'dependency-1.0-0.conda')!;
-    const url = `${server.url}/api/v1/delete/${CHANNEL}/${victim.folder}/${victim.filename}`;
-    const auth = { Authorization: `Bearer ${server.adminKey}` };
-    const first = await fetch(url, { method: 'DELETE', headers: auth });
+    const remove = () => deletePackage(server.url, CHANNEL, victim.folder, victim.filename, server.adminKey);
+    const first = await remove();
     assert.equal(first.status, 200, await first.text());
     await waitForFilenames(victim.folder, inSubdir(victim.folder).filter((f) => f !== victim.filename));
     const download = await fetch(`${server.url}/${CHANNEL}/${victim.folder}/${victim.filename}`);
     assert.equal(download.status, 404);
     await download.arrayBuffer();
-    const second = await fetch(url, { method: 'DELETE', headers: auth });
+    const second = await remove();
     assert.equal(second.status, 404);
     assert.equal((await answerOf(second)).error, 'PACKAGE_NOT_FOUND');
   });
 });
 
 describe('reindex', () => {
-  const auth = () => ({ Authorization: `Bearer ${server.adminKey}` });
-
   it('answers 202', async () => {
-    const r = await fetch(`${server.url}/api/v1/reindex/${CHANNEL}/noarch`, { method: 'POST', headers: auth() });
+    const r = await reindexSubdir(server.url, CHANNEL, 'noarch', server.adminKey);
     assert.equal(r.status, 202, await r.text());
   });
 
@@ -238,12 +189,12 @@ describe('reindex', () => {
     const kept = byName('dependency-2.0-0.conda');
     const removedByHand = byName('dependent-1.0-0.conda');
     const copiedByHand = byName('python-3.99.99-0.conda');
-    for (const pkg of [kept, removedByHand]) assert.equal((await uploadMultipart(pkg, '', channel)).status, 200);
+    for (const pkg of [kept, removedByHand]) assert.equal((await rattlerUpload(server.url, channel, pkg, server.adminKey)).status, 200);
     await waitForFilenames('noarch', [kept.filename, removedByHand.filename], channel);
 
     await server.core.store.delete(packageKey(channel, 'noarch', removedByHand.filename));
     await putByHand(server.core.store, packageKey(channel, 'noarch', copiedByHand.filename), copiedByHand.file);
-    const r = await fetch(`${server.url}/api/v1/reindex/${channel}/noarch`, { method: 'POST', headers: auth() });
+    const r = await reindexSubdir(server.url, channel, 'noarch', server.adminKey);
     assert.equal(r.status, 202);
 
     await waitForFilenames('noarch', [kept.filename, copiedByHand.filename], channel);

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { deletePackage } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { gqlData } from '../helpers/graphql.js';
 import {
@@ -194,7 +195,7 @@ describe('shards follow uploads, yanks and deletes', () => {
 
   it('deleting the last file of a name takes the name out of the index', async () => {
     for (const p of [dep1, dep2]) {
-      const r = await fetch(`${server.url}/api/v1/delete/${LIFE}/noarch/${p.filename}`, { method: 'DELETE', headers: { Authorization: `Bearer ${server.adminKey}` } });
+      const r = await deletePackage(server.url, LIFE, 'noarch', p.filename, server.adminKey);
       assert.equal(r.status, 200, await r.text());
     }
     await dependencyShard((s) => s === null);

@@ -1,16 +1,12 @@
 // What the access-control tests send: keys in each form clients use, the
 // REST calls (downloads, uploads, deletes, reindex) and the GraphQL
 // operations of prefix.dev's clients that need rights.
-import fs from 'node:fs';
+import { bearer, deletePackage, rattlerUpload, reindexSubdir } from './clients.js';
 import { gql, type GqlResponse } from './graphql.js';
 
-export const CHALLENGE = 'Bearer realm="channeld"';
+export { basic, bearer, condaSafe } from './clients.js';
 
-export const bearer = (key: string): string => `Bearer ${key}`;
-/** conda / .netrc: any user name, the key as password. */
-export const basic = (user: string, key: string): string => `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}`;
-/** conda's /t/<token>/ allows only [A-Za-z0-9-]: the key with `pfx-` for `pfx_`. */
-export const condaSafe = (key: string): string => `pfx-${key.slice(4)}`;
+export const CHALLENGE = 'Bearer realm="channeld"';
 
 export interface Answer {
   status: number;
@@ -44,23 +40,15 @@ export async function get(url: string, authorization?: string | null, headers: R
 
 /** rattler_upload's multipart POST; `force` adds ?force=true. */
 export async function upload(baseUrl: string, channel: string, pkg: { file: string; filename: string }, key: string | null, force = false): Promise<Answer> {
-  const form = new FormData();
-  form.append('file', new Blob([fs.readFileSync(pkg.file)]), pkg.filename);
-  return answer(await fetch(`${baseUrl}/api/v1/upload/${channel}${force ? '?force=true' : ''}`, {
-    method: 'POST', headers: key ? { authorization: bearer(key) } : {}, body: form,
-  }));
+  return answer(await rattlerUpload(baseUrl, channel, pkg, key, { force }));
 }
 
 export async function deleteFile(baseUrl: string, channel: string, subdir: string, filename: string, key: string | null): Promise<Answer> {
-  return answer(await fetch(`${baseUrl}/api/v1/delete/${channel}/${subdir}/${filename}`, {
-    method: 'DELETE', headers: key ? { authorization: bearer(key) } : {},
-  }));
+  return answer(await deletePackage(baseUrl, channel, subdir, filename, key));
 }
 
 export async function reindex(baseUrl: string, channel: string, subdir: string, key: string | null): Promise<Answer> {
-  return answer(await fetch(`${baseUrl}/api/v1/reindex/${channel}/${subdir}`, {
-    method: 'POST', headers: key ? { authorization: bearer(key) } : {},
-  }));
+  return answer(await reindexSubdir(baseUrl, channel, subdir, key));
 }
 
 // The operations, as pixi-pfx and the prefix.dev web app send them.

@@ -2,8 +2,8 @@
 // a JSON POST with an optional `Authorization: Bearer` key. Plus the few REST
 // calls the GraphQL tests need around it (uploads, repodata, downloads).
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import type { User } from '../../src/types.js';
+import { rattlerUpload } from './clients.js';
 import type { TestServer } from './server.js';
 
 export interface GqlError {
@@ -68,14 +68,10 @@ export async function userWithKey(server: TestServer, login: string, isAdmin = f
 }
 
 /** What rattler_upload sends: one multipart part `file` named after the package. */
-export async function uploadMultipart(
+export function uploadMultipart(
   server: Pick<TestServer, 'url'>, channel: string, file: string, filename: string, key: string | null, query = '',
 ): Promise<Response> {
-  const form = new FormData();
-  form.append('file', new Blob([fs.readFileSync(file)]), filename);
-  return fetch(`${server.url}/api/v1/upload/${channel}${query}`, {
-    method: 'POST', headers: key ? { Authorization: `Bearer ${key}` } : {}, body: form,
-  });
+  return rattlerUpload(server.url, channel, { file, filename }, key, { query });
 }
 
 export interface Repodata {

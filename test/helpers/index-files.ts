@@ -3,9 +3,9 @@
 // test/helpers/msgpack.ts (the server encodes with @msgpack/msgpack).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import { decompress } from 'fzstd';
+import { rattlerUpload } from './clients.js';
 import type { FixturePackage } from './fixtures.js';
 import { decodeMsgpack, type DecodeOptions } from './msgpack.js';
 import { waitFor, type TestServer } from './server.js';
@@ -97,11 +97,7 @@ export async function getShard(base: string, channel: string, subdir: string, in
 }
 
 export async function uploadFile(server: TestServer, channel: string, pkg: { file: string; filename: string }): Promise<void> {
-  const form = new FormData();
-  form.append('file', new Blob([fs.readFileSync(pkg.file)]), pkg.filename);
-  const r = await fetch(`${server.url}/api/v1/upload/${channel}`, {
-    method: 'POST', headers: { Authorization: `Bearer ${server.adminKey}` }, body: form,
-  });
+  const r = await rattlerUpload(server.url, channel, pkg, server.adminKey);
   assert.equal(r.status, 200, `${pkg.filename}: ${await r.text()}`);
 }
 

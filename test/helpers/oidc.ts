@@ -4,10 +4,10 @@
 // hand out, the mint request byte for byte as rattler sends it, and the
 // sigstore bundle rattler-build / actions/attest attach to an upload.
 import { createHash, createSign, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
+import { rattlerUpload } from './clients.js';
 
 export interface SigningKey {
   kid: string;
@@ -272,12 +272,7 @@ export async function uploadWith(
   serverUrl: string, channel: string, pkg: { file: string; filename: string }, token: string | null,
   attestation?: string, query = '',
 ): Promise<{ status: number; body: string }> {
-  const form = new FormData();
-  form.append('file', new Blob([fs.readFileSync(pkg.file)], { type: 'application/octet-stream' }), pkg.filename);
-  if (attestation !== undefined) form.append('attestation', attestation);
-  const r = await fetch(`${serverUrl}/api/v1/upload/${channel}${query}`, {
-    method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {}, body: form,
-  });
+  const r = await rattlerUpload(serverUrl, channel, pkg, token, { attestation, query });
   return { status: r.status, body: await r.text() };
 }
 

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { backendEnv } from '../helpers/backends.js';
+import { rawUpload } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { cliEntry } from '../helpers/paths.js';
 import { freePort, tempDataDir, waitFor } from '../helpers/server.js';
@@ -64,11 +65,8 @@ describe('restart as PID 1 after SIGKILL', { skip: !canUnshare && 'needs root an
     const second = await startContained(dataDir);
     try {
       const p = fixturePackages().find((f) => f.folder === 'noarch')!;
-      const bytes = fs.readFileSync(p.file);
-      const up = await fetch(`${second.url}/api/v1/upload/pid1`, {
-        method: 'POST', body: bytes,
-        headers: { authorization: `Bearer ${key}`, 'x-file-name': p.filename, 'x-file-sha256': createHash('sha256').update(bytes).digest('hex'), 'content-type': 'application/octet-stream' },
-      });
+      const sha256 = createHash('sha256').update(fs.readFileSync(p.file)).digest('hex');
+      const up = await rawUpload(second.url, 'pid1', p, key, { sha256 });
       assert.equal(up.status, 200, await up.text());
       await waitFor(async () => (await (await fetch(`${second.url}/pid1/noarch/repodata.json`)).text()).includes(p.filename), LEASE_MS / 3, 100);
       assert.ok(Date.now() - started < LEASE_MS / 2, `restart + first index took ${Date.now() - started} ms (lease ${LEASE_MS} ms)`);

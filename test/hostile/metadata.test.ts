@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { compress } from 'zstd-napi';
 import { onlyOnFolder } from '../helpers/backends.js';
+import { rawUpload } from '../helpers/clients.js';
 import { makePackages, type PackageSpec } from '../helpers/make-packages.js';
 import { tarOf, wideWindowFrame } from '../helpers/upload-bombs.js';
 import { startHostileServer, storedPackageFiles, type HostileServer } from './harness.js';
@@ -22,14 +23,8 @@ let s: HostileServer;
 let dir: string;
 
 async function upload(file: string, filename = path.basename(file)): Promise<{ status: number; body: { error?: string; message?: string } }> {
-  const bytes = fs.readFileSync(file);
-  const r = await fetch(`${s.url}/api/v1/upload/${CHANNEL}`, {
-    method: 'POST', body: bytes,
-    headers: {
-      authorization: `Bearer ${s.adminKey}`, 'content-type': 'application/octet-stream', 'x-file-name': filename,
-      'x-file-sha256': createHash('sha256').update(bytes).digest('hex'),
-    },
-  });
+  const sha256 = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  const r = await rawUpload(s.url, CHANNEL, { file, filename }, s.adminKey, { sha256 });
   return { status: r.status, body: (await r.json()) as { error?: string; message?: string } };
 }
 

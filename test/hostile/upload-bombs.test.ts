@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
+import { rawUpload } from '../helpers/clients.js';
 import { buildUploadBombs, type Bomb } from '../helpers/upload-bombs.js';
 import { startServer, tempDataDir, type TestServer } from '../helpers/server.js';
 
@@ -49,10 +50,7 @@ describe('upload bombs', () => {
       assert.ok(want, `an expectation for ${bomb.filename}`);
       const loop = monitorEventLoopDelay({ resolution: 5 });
       loop.enable();
-      const r = await fetch(`${server.url}/api/v1/upload/bombs`, {
-        method: 'POST', body: fs.readFileSync(bomb.file),
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream', 'x-file-name': bomb.filename },
-      });
+      const r = await rawUpload(server.url, 'bombs', bomb, key);
       const body = (await r.json()) as { error?: string; message?: string };
       loop.disable();
       assert.equal(r.status, want.status, `${bomb.filename}: ${JSON.stringify(body)}`);

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { bearer, get } from '../helpers/access.js';
+import { deletePackage, reindexSubdir } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { gqlData, userWithKey } from '../helpers/graphql.js';
 import { sigstoreBundle, uploadWith } from '../helpers/oidc.js';
@@ -112,7 +113,7 @@ describe('kept attestations', () => {
   });
 
   it('deleting the package takes its attestation with it', async () => {
-    const del = await fetch(`${server.url}/api/v1/delete/signed/noarch/${dep2.filename}`, { method: 'DELETE', headers: { authorization: bearer(olivia) } });
+    const del = await deletePackage(server.url, 'signed', 'noarch', dep2.filename, olivia);
     assert.equal(del.status, 200);
     assert.equal((await get(`${server.url}/signed/noarch/${dep2.filename}.v0.sigs`)).status, 404);
     await waitFor(async () => !(await sigsStored('signed', 'noarch', dep2.filename)));
@@ -128,7 +129,7 @@ describe('a rescan of files put on storage by hand', () => {
     fs.writeFileSync(sigs, JSON.stringify([b]));
     await putByHand(server.core.store, packageKey('copied', 'noarch', dep1.filename), dep1.file);
     await putByHand(server.core.store, attestationKey('copied', 'noarch', dep1.filename), sigs);
-    const r = await fetch(`${server.url}/api/v1/reindex/copied/noarch`, { method: 'POST', headers: { authorization: bearer(server.adminKey) } });
+    const r = await reindexSubdir(server.url, 'copied', 'noarch', server.adminKey);
     assert.equal(r.status, 202, await r.text());
     await waitFor(async () => (await get(`${server.url}/copied/noarch/repodata.json`)).body.includes(dep1.filename));
     const a = await get(`${server.url}/copied/noarch/${dep1.filename}.v0.sigs`);

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { bearer, get } from '../helpers/access.js';
+import { deletePackage } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { gql, gqlData, userWithKey } from '../helpers/graphql.js';
 import {
@@ -132,7 +133,7 @@ describe('GitHub Actions (RS256)', () => {
     assert.equal((await get(`${server.url}/gadgets/noarch/repodata.json`, bearer(token))).status, 404);
     // READ_WRITE: no replacing and no deleting.
     assert.equal((await uploadWith(server.url, 'widgets', dep1, token, undefined, '?force=true')).status, 403);
-    const del = await fetch(`${server.url}/api/v1/delete/widgets/noarch/${dep1.filename}`, { method: 'DELETE', headers: { authorization: bearer(token) } });
+    const del = await deletePackage(server.url, 'widgets', 'noarch', dep1.filename, token);
     assert.equal(del.status, 403);
     // Public reads elsewhere are what anyone has.
     assert.equal((await get(`${server.url}/elsewhere/noarch/repodata.json`, bearer(token))).status, 200);
@@ -177,7 +178,7 @@ describe('GitLab CI (ES256), private channel, READ_WRITE_DELETE', () => {
     assert.equal((await uploadWith(server.url, 'gadgets', dep2, token, undefined, '?force=true')).status, 200);
     const gone = await get(`${server.url}/gadgets/noarch/${dep2.filename}.v0.sigs`, bearer(token));
     assert.equal(gone.status, 404, 'a replacement without an attestation does not keep the old one');
-    const del = await fetch(`${server.url}/api/v1/delete/gadgets/noarch/${dep2.filename}`, { method: 'DELETE', headers: { authorization: bearer(token) } });
+    const del = await deletePackage(server.url, 'gadgets', 'noarch', dep2.filename, token);
     assert.equal(del.status, 200, await del.text());
   });
 

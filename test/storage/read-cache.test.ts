@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { s3Env, startS3Double, type S3Double } from '../helpers/backends.js';
+import { rawUpload } from '../helpers/clients.js';
 import { fixturePackages } from '../helpers/fixtures.js';
 import { startServer, waitFor, type TestServer } from '../helpers/server.js';
 
@@ -17,11 +18,7 @@ let server: TestServer;
 const reads: string[] = [];
 
 async function upload(file: string, filename: string): Promise<void> {
-  const r = await fetch(`${server.url}/api/v1/upload/cached`, {
-    method: 'POST',
-    headers: { Authorization: `Bearer ${server.adminKey}`, 'X-File-Name': filename, 'Content-Type': 'application/octet-stream' },
-    body: fs.readFileSync(file),
-  });
+  const r = await rawUpload(server.url, 'cached', { file, filename }, server.adminKey);
   assert.equal(r.status, 200, await r.text());
   await waitFor(async () => (await (await fetch(`${server.url}/cached/noarch/repodata.json`)).text()).includes(filename));
 }
