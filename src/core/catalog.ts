@@ -121,6 +121,11 @@ export class CatalogService {
   }
 
   /** The newest variant of each package's latest version (for summary, license, urls). */
+  /** The newest build of each (channel, name, version). */
+  newestVariantOfVersions(keys: Array<PackageKey & { version: string }>): Promise<PackageRow[]> {
+    return this.repo.newestVariantOfVersions(keys);
+  }
+
   async latestVariants(keys: PackageKey[]): Promise<Map<string, PackageRow>> {
     const facts = await this.facts(keys);
     const wanted = keys.flatMap((k) => {

@@ -36,7 +36,7 @@ function loaders(core: Core): RequestLoaders {
       return keys.map((k) => m.get(packageKeyString(k)));
     }, { cacheKeyFn }),
     versionVariant: new DataLoader(async (keys) => {
-      const rows = await core.repos.catalog.newestVariantOfVersions([...keys]);
+      const rows = await core.catalog.newestVariantOfVersions([...keys]);
       const m = new Map(rows.map((r) => [`${packageKeyString(r)}\0${r.version}`, r]));
       return keys.map((k) => m.get(`${packageKeyString(k)}\0${k.version}`));
     }, { cacheKeyFn: (k) => `${packageKeyString(k)}\0${k.version}` }),
@@ -44,8 +44,8 @@ function loaders(core: Core): RequestLoaders {
       const m = await core.catalog.packageRows([...keys]);
       return keys.map((k) => m.get(packageKeyString(k)));
     }, { cacheKeyFn }),
-    user: new DataLoader(async (ids) => Promise.all(ids.map((id) => core.repos.users.byId(id)))),
-    channel: new DataLoader(async (ids) => Promise.all(ids.map((id) => core.repos.channels.byId(id)))),
+    user: new DataLoader(async (ids) => Promise.all(ids.map((id) => core.users.byId(id)))),
+    channel: new DataLoader(async (ids) => Promise.all(ids.map((id) => core.channels.byId(id)))),
   };
 }
 

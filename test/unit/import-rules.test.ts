@@ -143,6 +143,12 @@ describe('the import graph keeps the rooms of the README', () => {
     });
   }
 
+  it('transports use core\'s services, never what is beneath them (core.repos, core.store, core.readCache)', () => {
+    const reaching = [...graph.keys()].filter((f) => under(f, 'rest/', 'graphql/', 'ui/'))
+      .flatMap((f) => [...fs.readFileSync(path.join(src, f), 'utf8').matchAll(/\bcore\s*\.\s*(repos|store|readCache)\b/g)].map((m) => `${f}: core.${m[1]}`));
+    assert.deepEqual(reaching, []);
+  });
+
   it('has no circles', () => {
     const found = circles(graph);
     assert.deepEqual(found, [], found.map((c) => c.join(' <-> ')).join('\n'));
