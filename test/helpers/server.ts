@@ -76,10 +76,13 @@ export interface ChildServer {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `channeld serve` as a child process on a free port and waits for /healthz. */
-export async function spawnServer(dataDir: string, env: Record<string, string> = {}): Promise<ChildServer> {
+/**
+ * Starts `channeld serve` as a child process on a free port and waits for
+ * /healthz. `entry` runs another checkout's bin/channeld.js (bench A/Bs).
+ */
+export async function spawnServer(dataDir: string, env: Record<string, string> = {}, entry = cliEntry): Promise<ChildServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, [cliEntry, 'serve', '--data', dataDir, '--port', String(port)], {
+  const child = spawn(process.execPath, [entry, 'serve', '--data', dataDir, '--port', String(port)], {
     env: { ...process.env, CHANNELD_LOG_LEVEL: 'warn', ...(await backendEnv(dataDir)), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
