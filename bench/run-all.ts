@@ -1,8 +1,9 @@
 // Runs every benchmark in sequence, each in its own Node process (so one's
 // memory and JIT state cannot colour the next), passing --quick through.
 // Prints each script's output as it comes, then their JSON lines together.
-// "Every benchmark" is every bench/*.ts but this one: the three of issue 2
-// first, in this order, then any others alphabetically.
+// "Every benchmark" is every bench/*.ts but this one and the A/Bs against
+// another checkout: the three of issue 2 first, in this order, then any
+// others alphabetically.
 //
 //   node --import tsx bench/run-all.ts [--quick]
 import { spawn } from 'node:child_process';
@@ -12,13 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './lib/common.js';
 
 const FIRST = ['upload-ingest.ts', 'auth-vs-anon.ts', 'visible-latency.ts'];
+// Comparisons that need a second checkout to compare against (--base=DIR): run by hand.
+const BY_HAND = ['hot-paths.ts'];
 // Each script has its own watchdog; this one only guards against a child
 // that ignores it.
 const PER_BENCH_LIMIT_MS = 30 * 60_000;
 
 const args = parseBenchArgs();
 const here = path.dirname(fileURLToPath(import.meta.url));
-const others = fs.readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'run-all.ts' && !FIRST.includes(f)).sort();
+const others = fs.readdirSync(here).filter((f) => f.endsWith('.ts') && f !== 'run-all.ts' && !FIRST.includes(f) && !BY_HAND.includes(f)).sort();
 const BENCHES = [...FIRST.filter((f) => fs.existsSync(path.join(here, f))), ...others];
 
 function runOne(file: string): Promise<{ code: number; json: string[] }> {
