@@ -77,8 +77,9 @@ export class ChannelService {
    * channel can have is 400 for a write, and simply not found for a read.
    */
   async resolve(who: PrincipalSource, name: string, action: ChannelAction): Promise<Channel> {
-    if (action === 'read' && !isChannelName(name)) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
-    validateChannelName(name);
+    // Checked once: every download passes here.
+    if (action !== 'read') validateChannelName(name);
+    else if (!isChannelName(name)) throw new Errors.CHANNEL_NOT_FOUND(`channel '${name}' not found`);
     const channel = await this.repos.channels.byName(name);
     if (!channel) return refuseAbsent(await principalOf(who), action, name);
     if (dependsOnPrincipal(action, channel)) assertCan(await principalOf(who), action, channel);
